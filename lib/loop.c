@@ -1,0 +1,488 @@
+/* The event loop: epoll + one timerfd + one signalfd.
+ *
+ * Timers live in a binary min-heap keyed by deadline; the timerfd is armed to
+ * the heap's root, so the kernel wakes us once for the earliest deadline and
+ * arming or disarming a timer is O(log n). Watchers freed while a batch is
+ * being dispatched are only marked dead and reclaimed after the batch, since
+ * epoll may still hold a pointer to them in the same events array.
+ */
+#include "ironlb/loop.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOOP_MAX_EVENTS 64
+#define LOOP_MAX_SIGNALS 65
+
+struct loop_io {
+	struct loop *loop;
+	int fd;
+	uint32_t events;
+	loop_io_fn fn;
+	void *userdata;
+	bool dead;
+	struct loop_io *next_dead;
+	struct loop_io *prev, *next; /* all live watchers, for loop_free */
+};
+
+struct loop_timer {
+	struct loop *loop;
+	loop_timer_fn fn;
+	void *userdata;
+	uint64_t deadline;
+	size_t heap_index; /* SIZE_MAX when disarmed */
+	struct loop_timer *prev, *next;
+};
+
+struct loop_signal {
+	loop_signal_fn fn;
+	void *userdata;
+};
+
+struct loop {
+	int epfd;
+	int timerfd;
+	int sigfd;
+	sigset_t sigmask;
+	struct loop_io *timer_io;
+	struct loop_io *signal_io;
+	struct loop_io *ios;
+	struct loop_io *dead_ios;
+	struct loop_timer *timers;
+	struct loop_timer **heap;
+	size_t heap_len, heap_cap;
+	uint64_t timerfd_deadline; /* what the timerfd is armed to; 0 = disarmed */
+	struct loop_signal signals[LOOP_MAX_SIGNALS];
+	bool quit;
+	int quit_code;
+};
+
+static uint64_t clock_us(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+uint64_t loop_now_us(void)
+{
+	return clock_us(CLOCK_MONOTONIC);
+}
+
+uint64_t loop_wall_us(void)
+{
+	return clock_us(CLOCK_REALTIME);
+}
+
+/* ---- timer heap ---- */
+
+static void heap_swap(struct loop *l, size_t a, size_t b)
+{
+	struct loop_timer *t = l->heap[a];
+
+	l->heap[a] = l->heap[b];
+	l->heap[b] = t;
+	l->heap[a]->heap_index = a;
+	l->heap[b]->heap_index = b;
+}
+
+static void heap_up(struct loop *l, size_t i)
+{
+	while (i > 0) {
+		size_t parent = (i - 1) / 2;
+
+		if (l->heap[parent]->deadline <= l->heap[i]->deadline)
+			break;
+		heap_swap(l, parent, i);
+		i = parent;
+	}
+}
+
+static void heap_down(struct loop *l, size_t i)
+{
+	for (;;) {
+		size_t left = 2 * i + 1, right = left + 1, min = i;
+
+		if (left < l->heap_len && l->heap[left]->deadline < l->heap[min]->deadline)
+			min = left;
+		if (right < l->heap_len && l->heap[right]->deadline < l->heap[min]->deadline)
+			min = right;
+		if (min == i)
+			break;
+		heap_swap(l, i, min);
+		i = min;
+	}
+}
+
+static void heap_remove(struct loop *l, struct loop_timer *t)
+{
+	size_t i = t->heap_index;
+
+	if (i == SIZE_MAX)
+		return;
+	l->heap_len--;
+	if (i != l->heap_len) {
+		l->heap[i] = l->heap[l->heap_len];
+		l->heap[i]->heap_index = i;
+		heap_down(l, i);
+		heap_up(l, i);
+	}
+	t->heap_index = SIZE_MAX;
+}
+
+static int heap_insert(struct loop *l, struct loop_timer *t)
+{
+	if (l->heap_len == l->heap_cap) {
+		size_t cap = l->heap_cap ? l->heap_cap * 2 : 16;
+		struct loop_timer **h = realloc(l->heap, cap * sizeof(*h));
+
+		if (!h)
+			return -ENOMEM;
+		l->heap = h;
+		l->heap_cap = cap;
+	}
+	t->heap_index = l->heap_len;
+	l->heap[l->heap_len++] = t;
+	heap_up(l, t->heap_index);
+	return 0;
+}
+
+/* Points the timerfd at the earliest deadline, touching the kernel only when
+ * that deadline changed. */
+static void timerfd_sync(struct loop *l)
+{
+	uint64_t want = l->heap_len ? l->heap[0]->deadline : 0;
+	struct itimerspec its = { 0 };
+
+	if (want == l->timerfd_deadline)
+		return;
+	if (want) {
+		/* A deadline in the past fires at once. */
+		its.it_value.tv_sec = (time_t)(want / 1000000u);
+		its.it_value.tv_nsec = (long)(want % 1000000u) * 1000;
+	}
+	if (timerfd_settime(l->timerfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+		l->timerfd_deadline = want;
+}
+
+static void timers_expire(struct loop *l)
+{
+	uint64_t now = loop_now_us();
+
+	/* A timer re-armed from its own callback with delay 0 would loop here
+	 * forever; bound the batch to what was due when we started. */
+	size_t budget = l->heap_len;
+
+	while (budget-- > 0 && l->heap_len && l->heap[0]->deadline <= now) {
+		struct loop_timer *t = l->heap[0];
+
+		heap_remove(l, t);
+		t->fn(t, t->userdata);
+		if (l->quit)
+			break;
+	}
+}
+
+static void on_timerfd(struct loop_io *io, int fd, uint32_t events, void *userdata)
+{
+	struct loop *l = userdata;
+	uint64_t expirations;
+
+	(void)io;
+	(void)events;
+	if (read(fd, &expirations, sizeof(expirations)) == -1 && errno != EAGAIN)
+		return;
+	l->timerfd_deadline = 0;
+	timers_expire(l);
+}
+
+static void on_signalfd(struct loop_io *io, int fd, uint32_t events, void *userdata)
+{
+	struct loop *l = userdata;
+	struct signalfd_siginfo si;
+
+	(void)io;
+	(void)events;
+	for (int i = 0; i < 16; i++) {
+		ssize_t n = read(fd, &si, sizeof(si));
+
+		if (n != (ssize_t)sizeof(si))
+			return;
+		if (si.ssi_signo < LOOP_MAX_SIGNALS && l->signals[si.ssi_signo].fn)
+			l->signals[si.ssi_signo].fn(l, (int)si.ssi_signo,
+						    l->signals[si.ssi_signo].userdata);
+	}
+}
+
+/* ---- loop ---- */
+
+struct loop *loop_new(void)
+{
+	struct loop *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	l->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	sigemptyset(&l->sigmask);
+	l->sigfd = signalfd(-1, &l->sigmask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (l->epfd == -1 || l->timerfd == -1 || l->sigfd == -1)
+		goto fail;
+	if (loop_io_add(l, l->timerfd, EPOLLIN, on_timerfd, l, &l->timer_io) < 0)
+		goto fail;
+	if (loop_io_add(l, l->sigfd, EPOLLIN, on_signalfd, l, &l->signal_io) < 0)
+		goto fail;
+	return l;
+fail: {
+	int saved = errno;
+
+	loop_free(l);
+	errno = saved;
+	return NULL;
+}
+}
+
+static void reap_dead(struct loop *l)
+{
+	while (l->dead_ios) {
+		struct loop_io *io = l->dead_ios;
+
+		l->dead_ios = io->next_dead;
+		free(io);
+	}
+}
+
+void loop_free(struct loop *l)
+{
+	if (!l)
+		return;
+	while (l->ios)
+		loop_io_free(l->ios);
+	while (l->timers)
+		loop_timer_free(l->timers);
+	reap_dead(l);
+	free(l->heap);
+	if (l->sigfd >= 0)
+		close(l->sigfd);
+	if (l->timerfd >= 0)
+		close(l->timerfd);
+	if (l->epfd >= 0)
+		close(l->epfd);
+	free(l);
+}
+
+int loop_run_once(struct loop *l, int timeout_ms)
+{
+	struct epoll_event ev[LOOP_MAX_EVENTS];
+	int n, ran = 0;
+
+	timerfd_sync(l);
+	n = epoll_wait(l->epfd, ev, LOOP_MAX_EVENTS, timeout_ms);
+	if (n == -1)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < n && !l->quit; i++) {
+		struct loop_io *io = ev[i].data.ptr;
+
+		if (io->dead)
+			continue;
+		io->fn(io, io->fd, ev[i].events, io->userdata);
+		ran++;
+	}
+	reap_dead(l);
+	return ran;
+}
+
+int loop_run(struct loop *l)
+{
+	while (!l->quit) {
+		int r = loop_run_once(l, -1);
+
+		if (r < 0)
+			return r;
+	}
+	return l->quit_code;
+}
+
+void loop_quit(struct loop *l, int code)
+{
+	l->quit = true;
+	l->quit_code = code;
+}
+
+bool loop_quitting(const struct loop *l)
+{
+	return l->quit;
+}
+
+/* ---- fd watchers ---- */
+
+int loop_io_add(struct loop *l, int fd, uint32_t events, loop_io_fn fn, void *userdata,
+		struct loop_io **ret_io)
+{
+	struct loop_io *io = calloc(1, sizeof(*io));
+	struct epoll_event ev = { .events = events, .data.ptr = io };
+
+	if (!io)
+		return -ENOMEM;
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+		int r = -errno;
+
+		free(io);
+		return r;
+	}
+	io->loop = l;
+	io->fd = fd;
+	io->events = events;
+	io->fn = fn;
+	io->userdata = userdata;
+	io->next = l->ios;
+	if (l->ios)
+		l->ios->prev = io;
+	l->ios = io;
+	if (ret_io)
+		*ret_io = io;
+	return 0;
+}
+
+int loop_io_set_events(struct loop_io *io, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = io };
+
+	if (io->events == events)
+		return 0;
+	if (epoll_ctl(io->loop->epfd, EPOLL_CTL_MOD, io->fd, &ev) == -1)
+		return -errno;
+	io->events = events;
+	return 0;
+}
+
+void *loop_io_userdata(const struct loop_io *io)
+{
+	return io->userdata;
+}
+
+int loop_io_fd(const struct loop_io *io)
+{
+	return io->fd;
+}
+
+void loop_io_free(struct loop_io *io)
+{
+	struct loop *l;
+
+	if (!io || io->dead)
+		return;
+	l = io->loop;
+	/* The fd may already be closed by its owner; EBADF is fine then. */
+	epoll_ctl(l->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+	if (io->prev)
+		io->prev->next = io->next;
+	else
+		l->ios = io->next;
+	if (io->next)
+		io->next->prev = io->prev;
+	io->dead = true;
+	io->next_dead = l->dead_ios;
+	l->dead_ios = io;
+}
+
+/* ---- timers ---- */
+
+struct loop_timer *loop_timer_new(struct loop *l, loop_timer_fn fn, void *userdata)
+{
+	struct loop_timer *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->loop = l;
+	t->fn = fn;
+	t->userdata = userdata;
+	t->heap_index = SIZE_MAX;
+	t->next = l->timers;
+	if (l->timers)
+		l->timers->prev = t;
+	l->timers = t;
+	return t;
+}
+
+void loop_timer_arm_at(struct loop_timer *t, uint64_t deadline_us)
+{
+	struct loop *l = t->loop;
+
+	if (deadline_us == 0)
+		deadline_us = 1;
+	if (t->heap_index != SIZE_MAX) {
+		t->deadline = deadline_us;
+		heap_down(l, t->heap_index);
+		heap_up(l, t->heap_index);
+	} else {
+		t->deadline = deadline_us;
+		/* On ENOMEM the timer stays disarmed; the heap grows in
+		 * doubling steps so this only fails when nothing else works. */
+		heap_insert(l, t);
+	}
+}
+
+void loop_timer_arm(struct loop_timer *t, uint64_t delay_us)
+{
+	loop_timer_arm_at(t, loop_now_us() + delay_us);
+}
+
+void loop_timer_disarm(struct loop_timer *t)
+{
+	heap_remove(t->loop, t);
+}
+
+bool loop_timer_armed(const struct loop_timer *t)
+{
+	return t->heap_index != SIZE_MAX;
+}
+
+uint64_t loop_timer_deadline(const struct loop_timer *t)
+{
+	return t->heap_index != SIZE_MAX ? t->deadline : 0;
+}
+
+void loop_timer_free(struct loop_timer *t)
+{
+	struct loop *l;
+
+	if (!t)
+		return;
+	l = t->loop;
+	heap_remove(l, t);
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		l->timers = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	free(t);
+}
+
+/* ---- signals ---- */
+
+int loop_signal_add(struct loop *l, int signo, loop_signal_fn fn, void *userdata)
+{
+	sigset_t one;
+
+	if (signo <= 0 || signo >= LOOP_MAX_SIGNALS)
+		return -EINVAL;
+	sigemptyset(&one);
+	sigaddset(&one, signo);
+	if (sigprocmask(SIG_BLOCK, &one, NULL) == -1)
+		return -errno;
+	sigaddset(&l->sigmask, signo);
+	if (signalfd(l->sigfd, &l->sigmask, SFD_NONBLOCK | SFD_CLOEXEC) == -1)
+		return -errno;
+	l->signals[signo].fn = fn;
+	l->signals[signo].userdata = userdata;
+	return 0;
+}
