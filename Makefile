@@ -43,6 +43,7 @@ CTL_SRC := $(sort $(wildcard speaker/ctl/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_HELPERS := $(sort $(filter-out tests/unit/test_%,$(wildcard tests/unit/*.c)))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 
 OBJ := $(BUILD)/obj
 ASAN := $(BUILD)/asan
@@ -59,11 +60,15 @@ ASAN_SPK_A := $(ASAN)/lib/libspeaker.a
 BINARIES := $(BIN)/ironlb-controller $(BIN)/ironlb-speaker $(BIN)/ironlbctl
 UNIT_BINS := $(patsubst tests/unit/%.c,$(ASAN)/unit/%,$(UNIT_SRC))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+# Test drivers for integration tests, built with the sanitizers so that the
+# integration tests also catch memory errors and leaks in lib/.
+TOOL_BINS := $(patsubst tests/tools/%.c,$(ASAN)/tools/%,$(TOOL_SRC))
 
 GO_ENV := GOFLAGS=-buildvcs=false GOCACHE=$(CURDIR)/$(BUILD)/gocache \
 	GOPATH=$(CURDIR)/$(BUILD)/gopath GOPROXY=off GO111MODULE=on
 
-.PHONY: all deps check test unit integration fuzz fuzz-long bench demo format format-check \
+
+.PHONY: all deps check test unit tools integration fuzz fuzz-long bench demo format format-check \
 	clean kube-sim
 
 all: $(BINARIES) kube-sim
@@ -143,14 +148,20 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(CTRL_SRC) $(SPK_SRC)
 		-DIRONLB_VERSION='"$(FULL_VERSION)"' $< $(LIB_SRC) $(CTRL_SRC) $(SPK_SRC) \
 		$(PKG_LIBS) -lm -o $@
 
+$(ASAN)/tools/%: $(ASAN)/tests/tools/%.o $(ASAN_CTRL_A) $(ASAN_SPK_A) $(ASAN_LIB_A)
+	@mkdir -p $(dir $@)
+	@echo "  LD.san  $@"
+	@$(CC) $(SAN_FLAGS) $^ $(PKG_LIBS) -lm -o $@
+
 unit: $(UNIT_BINS)
+tools: $(TOOL_BINS)
 fuzz: $(FUZZ_BINS)
 
 # `make check`: dependencies, then a fresh make so pkg-config sees them.
 check: deps
 	@$(MAKE) --no-print-directory test
 
-test: all unit fuzz
+test: all unit tools fuzz
 	@tests/run.sh
 
 fuzz-long: fuzz
