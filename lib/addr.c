@@ -625,3 +625,30 @@ ip_u128 range_span(const struct ip_range *r)
 {
 	return ip_to_u128(&r->last) - ip_to_u128(&r->first);
 }
+
+int prefix_from_addr(const struct ip_addr *a, unsigned len, struct ip_prefix *ret)
+{
+	unsigned bits = ip_bits(a->family);
+	ip_u128 v, mask;
+
+	if (!bits || len > bits)
+		return -EINVAL;
+	v = ip_to_u128(a);
+	/* Shifting by the full width is undefined: len 0 masks everything. */
+	mask = len ? ~(ip_u128)0 << (bits - len) : 0;
+	if (bits == 32)
+		mask &= 0xffffffffu;
+	ip_from_u128(a->family, v & mask, &ret->addr);
+	ret->len = (uint8_t)len;
+	return 0;
+}
+
+int ip_from_bytes(int family, const void *bytes, size_t len, struct ip_addr *ret)
+{
+	if (!((family == AF_INET && len == 4) || (family == AF_INET6 && len == 16)))
+		return -EINVAL;
+	memset(ret, 0, sizeof(*ret));
+	ret->family = (uint8_t)family;
+	memcpy(ret->bytes, bytes, len);
+	return 0;
+}

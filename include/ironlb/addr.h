@@ -92,6 +92,13 @@ char *prefix_format(const struct ip_prefix *p, char *buf, size_t len);
  * 192.0.2.0/24. */
 bool prefix_contains(const struct ip_prefix *p, const struct ip_addr *a);
 void prefix_to_range(const struct ip_prefix *p, struct ip_range *ret);
+/* The prefix of length len holding a (host bits cleared). -EINVAL if len is
+ * longer than a's family allows. */
+int prefix_from_addr(const struct ip_addr *a, unsigned len, struct ip_prefix *ret);
+
+/* An address from raw network-order bytes: 4 for AF_INET, 16 for AF_INET6.
+ * -EINVAL for any other family/length pair. */
+int ip_from_bytes(int family, const void *bytes, size_t len, struct ip_addr *ret);
 
 /* Parses a pool entry: a CIDR ("198.51.100.0/24"), an inclusive range of one
  * family ("198.51.100.10-198.51.100.20", spaces around '-' allowed), or a

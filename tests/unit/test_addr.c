@@ -1357,6 +1357,47 @@ static void test_ip_add_of_span_reaches_last(void **state)
 	}
 }
 
+static void test_prefix_from_addr_clears_host_bits(void **state)
+{
+	struct ip_prefix p;
+	char buf[IP_RANGE_STRLEN];
+
+	(void)state;
+	struct ip_addr a = ip("192.0.2.77");
+	assert_int_equal(prefix_from_addr(&a, 24, &p), 0);
+	assert_string_equal(prefix_format(&p, buf, sizeof(buf)), "192.0.2.0/24");
+	assert_int_equal(prefix_from_addr(&a, 32, &p), 0);
+	assert_string_equal(prefix_format(&p, buf, sizeof(buf)), "192.0.2.77/32");
+	assert_int_equal(prefix_from_addr(&a, 0, &p), 0);
+	assert_string_equal(prefix_format(&p, buf, sizeof(buf)), "0.0.0.0/0");
+	assert_int_equal(prefix_from_addr(&a, 33, &p), -EINVAL);
+	struct ip_addr b = ip("2001:db8:1:2:3:4:5:6");
+	assert_int_equal(prefix_from_addr(&b, 64, &p), 0);
+	assert_string_equal(prefix_format(&p, buf, sizeof(buf)), "2001:db8:1:2::/64");
+	assert_int_equal(prefix_from_addr(&b, 0, &p), 0);
+	assert_string_equal(prefix_format(&p, buf, sizeof(buf)), "::/0");
+	assert_int_equal(prefix_from_addr(&b, 129, &p), -EINVAL);
+}
+
+static void test_ip_from_bytes_checks_family_and_length(void **state)
+{
+	static const uint8_t v4[4] = { 198, 51, 100, 7 };
+	uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8 };
+	struct ip_addr a;
+	char buf[IP_STRLEN];
+
+	(void)state;
+	assert_int_equal(ip_from_bytes(AF_INET, v4, 4, &a), 0);
+	assert_string_equal(ip_format(&a, buf, sizeof(buf)), "198.51.100.7");
+	assert_true(ip_equal(&a, &(struct ip_addr){ 0 }) == false);
+	v6[15] = 1;
+	assert_int_equal(ip_from_bytes(AF_INET6, v6, 16, &a), 0);
+	assert_string_equal(ip_format(&a, buf, sizeof(buf)), "2001:db8::1");
+	assert_int_equal(ip_from_bytes(AF_INET, v6, 16, &a), -EINVAL);
+	assert_int_equal(ip_from_bytes(AF_INET6, v4, 4, &a), -EINVAL);
+	assert_int_equal(ip_from_bytes(AF_UNIX, v4, 4, &a), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest addr_tests[] = {
@@ -1449,6 +1490,8 @@ int main(void)
 		cmocka_unit_test(test_range_of_different_families_never_overlaps),
 		cmocka_unit_test(test_range_span_counts_addresses_minus_one),
 		cmocka_unit_test(test_ip_add_of_span_reaches_last),
+		cmocka_unit_test(test_prefix_from_addr_clears_host_bits),
+		cmocka_unit_test(test_ip_from_bytes_checks_family_and_length),
 	};
 
 	return cmocka_run_group_tests(addr_tests, NULL, NULL);
