@@ -1,0 +1,95 @@
+/* The life of one address this node claims in L2 mode, as a pure state
+ * machine: probe first (only for an address no speaker announced before),
+ * then a burst of gratuitous announcements, then answer requests until the
+ * claim ends. Time comes in as an argument; what to put on the wire comes
+ * out as actions, so the same code is driven by the event loop and by unit
+ * tests.
+ *
+ *   IDLE --claim(probe)--> PROBING --no foreign answer--> ANNOUNCING --burst done--> ACTIVE
+ *   IDLE --claim--------------------------------------->  ANNOUNCING
+ *   PROBING/ANNOUNCING/ACTIVE --foreign answer or announcement--> CONFLICT (policy withdraw)
+ *   any --release--> IDLE (stop answering at once)
+ */
+#ifndef IRONLB_SPEAKER_ANNOUNCE_H
+#define IRONLB_SPEAKER_ANNOUNCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum announce_state {
+	ANNOUNCE_IDLE,
+	ANNOUNCE_PROBING,
+	ANNOUNCE_ANNOUNCING,
+	ANNOUNCE_ACTIVE,
+	ANNOUNCE_CONFLICT,
+};
+
+enum announce_conflict_policy {
+	/* Stop answering and report: the other holder keeps the address. */
+	ANNOUNCE_ON_CONFLICT_WITHDRAW,
+	/* Report, and keep announcing and answering. */
+	ANNOUNCE_ON_CONFLICT_ANNOUNCE,
+};
+
+struct announce_cfg {
+	unsigned probe_count;	    /* probes before the first claim (RFC 5227 PROBE_NUM) */
+	uint64_t probe_interval_us; /* between probes, and the wait after the last */
+	unsigned announce_count;    /* gratuitous ARPs / unsolicited NAs per burst */
+	uint64_t announce_interval_us;
+	uint64_t refresh_us; /* re-announce period while active; 0 = never */
+	enum announce_conflict_policy on_conflict;
+};
+
+#define ANNOUNCE_CFG_DEFAULT                                                                       \
+	{                                                                                          \
+		.probe_count = 3, .probe_interval_us = 100000, .announce_count = 3,                \
+		.announce_interval_us = 250000, .refresh_us = 0,                                   \
+		.on_conflict = ANNOUNCE_ON_CONFLICT_WITHDRAW,                                      \
+	}
+
+struct announce {
+	enum announce_state state;
+	unsigned sent;	    /* probes or announcements sent in this phase */
+	uint64_t next_us;   /* when announce_tick wants to run next; 0 = no timer */
+	uint64_t since_us;  /* when the current claim started answering */
+	uint64_t conflicts; /* foreign holders seen over the claim's life */
+	uint8_t conflict_mac[6];
+	uint64_t conflict_us;
+};
+
+/* Actions announce_* ask the caller to take now. */
+enum {
+	ANNOUNCE_SEND_PROBE = 1 << 0,	 /* one probe (ARP probe / DAD-style NS) */
+	ANNOUNCE_SEND_ANNOUNCE = 1 << 1, /* one gratuitous ARP / unsolicited NA */
+	ANNOUNCE_REPORT_CONFLICT = 1 << 2,
+};
+
+void announce_init(struct announce *a);
+
+/* Starts a claim. probe: nobody announced this address before, so look for
+ * a foreign holder first. Returns actions. */
+unsigned announce_claim(struct announce *a, const struct announce_cfg *cfg, bool probe,
+			uint64_t now_us);
+
+/* Ends the claim: stop answering at once. */
+void announce_release(struct announce *a);
+
+/* Runs due work; call when now_us >= a->next_us. Returns actions. */
+unsigned announce_tick(struct announce *a, const struct announce_cfg *cfg, uint64_t now_us);
+
+/* A host that is not a speaker answered a probe, or announced the address
+ * while we claim it. Returns actions. */
+unsigned announce_foreign_holder(struct announce *a, const struct announce_cfg *cfg,
+				 const uint8_t mac[6], uint64_t now_us);
+
+/* The claim's interface came back up: announce again (switches forgot). */
+unsigned announce_link_up(struct announce *a, const struct announce_cfg *cfg, uint64_t now_us);
+
+/* Whether to answer ARP requests / Neighbor Solicitations for the address. */
+bool announce_answering(const struct announce *a, const struct announce_cfg *cfg);
+/* Whether this node still holds a claim (anything but IDLE). */
+bool announce_claimed(const struct announce *a);
+
+const char *announce_state_str(enum announce_state s);
+
+#endif
