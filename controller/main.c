@@ -103,8 +103,7 @@ static int parse_args(int argc, char **argv, struct controller_opts *o)
 	o->renew_deadline_us = 10000000;
 	o->retry_period_us = 2000000;
 
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":", long_options, NULL)) != -1) {
+	while ((opt = daemon_getopt(argc, argv, long_options)) != -1) {
 		int r = daemon_opts_parse(&o->common, opt, optarg);
 
 		if (r < 0)

@@ -2,6 +2,7 @@
 #include "ironlb/daemon.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,18 +39,51 @@ void daemon_flag_error(const char *prog, const char *flag, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+int daemon_getopt(int argc, char *const argv[], const struct option *longopts)
+{
+	int idx = -1, opt;
+	bool separate;
+	const char *word, *name;
+	size_t len;
+
+	opterr = 0;
+	opt = getopt_long(argc, argv, ":", longopts, &idx);
+	if (opt == -1 || opt == '?' || opt == ':' || idx < 0)
+		return opt;
+	/* The word that named the flag: the last one consumed, or the one
+	 * before it when the value came as a word of its own. */
+	separate = optarg && optind >= 2 && optarg == argv[optind - 1];
+	word = argv[optind - 1 - separate];
+	name = longopts[idx].name;
+	len = strlen(name);
+	if (strncmp(word, "--", 2) == 0 && strncmp(word + 2, name, len) == 0 &&
+	    (word[2 + len] == '\0' || word[2 + len] == '='))
+		return opt;
+	if (separate)
+		optind--; /* so that argv[optind - 1] names the flag */
+	optopt = 0;
+	return '?';
+}
+
 void daemon_bad_flag(const char *prog, int optopt_, char *const argv[], int optind_)
 {
-	const char *arg = argv[optind_ - 1];
+	const char *word = optind_ >= 1 ? argv[optind_ - 1] : NULL;
+	int name_len = word ? (int)strcspn(word, "=") : 0;
 
-	/* getopt leaves optopt 0 for unknown long options; the offending word
-	 * is the last one it looked at. */
-	if (optopt_ && optopt_ < 0x100 && arg && arg[0] == '-' && arg[1] != '-')
+	if (optopt_ > 0 && optopt_ < 0x100)
+		/* Short flags: none is known. The word may hold several
+		 * ("-xy"), so name the character getopt stopped at. */
 		fprintf(stderr, "%s: unknown flag -%c (see --help)\n", prog, optopt_);
-	else if (optopt_)
-		fprintf(stderr, "%s: %s: missing value (see --help)\n", prog, arg);
+	else if (!word)
+		fprintf(stderr, "%s: bad flag (see --help)\n", prog);
+	else if (!optopt_)
+		/* getopt leaves optopt 0 for unknown long flags; it has
+		 * consumed the offending word. */
+		fprintf(stderr, "%s: unknown flag %.*s (see --help)\n", prog, name_len, word);
+	else if (word[name_len] == '=')
+		fprintf(stderr, "%s: %.*s: takes no value (see --help)\n", prog, name_len, word);
 	else
-		fprintf(stderr, "%s: unknown flag %s (see --help)\n", prog, arg);
+		fprintf(stderr, "%s: %s: missing value (see --help)\n", prog, word);
 }
 
 int daemon_opts_parse(struct daemon_opts *o, int opt, const char *arg)

@@ -56,6 +56,8 @@ int httpd_parse_addr(const char *s, struct sockaddr_storage *ret, socklen_t *ret
 
 		if (!close || close[1] != ':')
 			FAIL("expected [IPv6]:PORT");
+		if (close == s + 1)
+			FAIL("empty IPv6 address");
 		memcpy(host, s + 1, (size_t)(close - s - 1));
 		host[close - s - 1] = '\0';
 		port_s = close + 2;
@@ -69,7 +71,8 @@ int httpd_parse_addr(const char *s, struct sockaddr_storage *ret, socklen_t *ret
 		host[colon - s] = '\0';
 		port_s = colon + 1;
 	}
-	if (!*port_s || *port_s == '-' || *port_s == '+' || *port_s == ' ')
+	/* Digits only: strtol() alone would take blanks and signs. */
+	if (!*port_s || strspn(port_s, "0123456789") != strlen(port_s))
 		FAIL("bad port");
 	errno = 0;
 	port = strtol(port_s, &end, 10);
@@ -111,10 +114,17 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
 	struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, mode);
 	enum MHD_Result r;
 
-	if (!resp)
+	if (!resp) {
+		/* The body was to be MHD's to free. */
+		if (mode == MHD_RESPMEM_MUST_FREE)
+			free(body);
 		return MHD_NO;
+	}
 	MHD_add_response_header(resp, "Content-Type", ctype);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	/* RFC 9110: a 405 names the methods that are allowed. */
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(resp, "Allow", "GET, HEAD");
 	r = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	return r;
@@ -219,6 +229,19 @@ struct httpd *httpd_new(struct loop *l, const char *addr, struct metrics *reg, i
 	h->reg = reg;
 	h->listen_fd = -1;
 	h->listen_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (h->listen_fd == -1 && errno == EAFNOSUPPORT && ss.ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr)) {
+		/* ":PORT" on a kernel without IPv6 (ipv6.disable=1): all the
+		 * addresses there are, which are IPv4 ones. */
+		struct sockaddr_in sin = { .sin_family = AF_INET,
+					   .sin_port = ((struct sockaddr_in6 *)&ss)->sin6_port,
+					   .sin_addr.s_addr = htonl(INADDR_ANY) };
+
+		memset(&ss, 0, sizeof(ss));
+		memcpy(&ss, &sin, sizeof(sin));
+		sslen = sizeof(sin);
+		h->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	}
 	if (h->listen_fd == -1)
 		goto fail_errno;
 	setsockopt(h->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));

@@ -3,6 +3,8 @@
 #include "ironlb/log.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/time.h>
@@ -55,36 +57,76 @@ bool log_enabled(enum log_level level)
 	return level >= log_min_level;
 }
 
+/* A line under construction. Every write is all or nothing, and only below
+ * limit; one that does not fit sets overflow instead. Escape sequences and
+ * UTF-8 characters are written as one unit each, so a cut line never ends
+ * inside either. */
 struct buf {
 	char *p;
-	size_t len, cap;
+	size_t len, cap, limit;
+	bool overflow;
 };
+
+/* Room kept at the end of a line for the closing quote, the truncated
+ * field and the closing brace, whatever was cut before them. */
+#define LOG_LINE_RESERVE 32
+/* Bytes a comp field may take, key and quotes included. */
+#define LOG_COMP_MAX 128
+
+static void buf_write(struct buf *b, const char *s, size_t n)
+{
+	if (b->len + n >= b->limit) {
+		b->overflow = true;
+		return;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
 
 static void buf_putc(struct buf *b, char c)
 {
-	if (b->len + 1 < b->cap)
-		b->p[b->len++] = c;
+	buf_write(b, &c, 1);
 }
 
 static void buf_puts(struct buf *b, const char *s)
 {
-	while (*s)
-		buf_putc(b, *s++);
+	buf_write(b, s, strlen(s));
 }
 
 static void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void buf_printf(struct buf *b, const char *fmt, ...)
 {
+	char tmp[64];
 	va_list ap;
 	int n;
 
-	if (b->len + 1 >= b->cap)
-		return;
 	va_start(ap, fmt);
-	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		b->len += (size_t)n < b->cap - b->len ? (size_t)n : b->cap - b->len - 1;
+		buf_write(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+/* Length of the well-formed UTF-8 sequence at s (as JSON parsers demand:
+ * no overlong forms, no surrogates, nothing above U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *s)
+{
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		unsigned char lo = s[0] == 0xe0 ? 0xa0 : 0x80, hi = s[0] == 0xed ? 0x9f : 0xbf;
+
+		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
+	}
+	if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		unsigned char lo = s[0] == 0xf0 ? 0x90 : 0x80, hi = s[0] == 0xf4 ? 0x8f : 0xbf;
+
+		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 &&
+				       (s[3] & 0xc0) == 0x80
+			       ? 4
+			       : 0;
+	}
+	return 0;
 }
 
 /* logfmt values need quotes when they hold spaces, quotes, '=' or nothing. */
@@ -101,11 +143,13 @@ static bool logfmt_needs_quotes(const char *s)
 }
 
 /* Escapes for both formats: control characters never reach the terminal or
- * the log collector raw, whatever an API object or packet carried. */
+ * the log collector raw, whatever an API object or packet carried, and
+ * bytes that are not UTF-8 become U+FFFD so that every JSON line parses. */
 static void buf_put_escaped(struct buf *b, const char *s)
 {
-	for (; *s; s++) {
+	for (; *s && !b->overflow; s++) {
 		unsigned char c = (unsigned char)*s;
+		size_t n;
 
 		switch (c) {
 		case '"':
@@ -124,37 +168,79 @@ static void buf_put_escaped(struct buf *b, const char *s)
 			buf_puts(b, "\\r");
 			break;
 		default:
-			if (c < 0x20 || c == 0x7f)
+			if (c < 0x20 || c == 0x7f) {
 				buf_printf(b, "\\u%04x", c);
-			else
+			} else if (c < 0x80) {
 				buf_putc(b, (char)c);
+			} else if ((n = utf8_len((const unsigned char *)s))) {
+				buf_write(b, s, n);
+				s += n - 1;
+			} else {
+				buf_puts(b, "\xef\xbf\xbd");
+			}
 		}
 	}
 }
 
+/* Writes a string value, cut (at a character boundary) where the line is
+ * full; the closing quote is always written, from the reserve. */
 static void buf_put_value(struct buf *b, const char *s)
 {
 	if (log_fmt == LOG_FORMAT_JSON || logfmt_needs_quotes(s)) {
+		size_t limit;
+
 		buf_putc(b, '"');
+		if (b->overflow)
+			return;
 		buf_put_escaped(b, s);
+		limit = b->limit;
+		b->limit = b->cap;
 		buf_putc(b, '"');
+		b->limit = limit;
 	} else {
 		buf_puts(b, s);
+	}
+}
+
+/* Keys are the program's own words; in logfmt, anything that would break
+ * the key=value syntax is replaced all the same. */
+static void buf_put_key(struct buf *b, const char *key)
+{
+	if (log_fmt == LOG_FORMAT_JSON) {
+		buf_puts(b, ",\"");
+		buf_put_escaped(b, key);
+		buf_puts(b, "\":");
+		return;
+	}
+	buf_putc(b, ' ');
+	for (; *key; key++) {
+		unsigned char c = (unsigned char)*key;
+
+		buf_putc(b, c > ' ' && c < 0x7f && c != '=' && c != '"' ? (char)c : '_');
+	}
+	buf_putc(b, '=');
+}
+
+static void buf_put_double(struct buf *b, double d)
+{
+	const char *word = isnan(d) ? "NaN" : d > 0 ? "+Inf" : "-Inf";
+
+	if (isfinite(d)) {
+		buf_printf(b, "%.6g", d);
+	} else if (log_fmt == LOG_FORMAT_JSON) {
+		/* JSON has no literal for these; a string keeps the meaning. */
+		buf_putc(b, '"');
+		buf_puts(b, word);
+		buf_putc(b, '"');
+	} else {
+		buf_puts(b, word);
 	}
 }
 
 static void buf_put_field(struct buf *b, const char *key, const struct log_field *f,
 			  const char *s)
 {
-	if (log_fmt == LOG_FORMAT_JSON) {
-		buf_puts(b, ",\"");
-		buf_put_escaped(b, key);
-		buf_puts(b, "\":");
-	} else {
-		buf_putc(b, ' ');
-		buf_puts(b, key);
-		buf_putc(b, '=');
-	}
+	buf_put_key(b, key);
 	if (!f) {
 		buf_put_value(b, s);
 		return;
@@ -173,14 +259,20 @@ static void buf_put_field(struct buf *b, const char *key, const struct log_field
 		buf_printf(b, "%llu", f->u);
 		break;
 	case LOG_FIELD_DOUBLE:
-		buf_printf(b, "%.6g", f->d);
+		buf_put_double(b, f->d);
 		break;
 	}
 }
 
+/* ts, level, comp and msg always make it (comp and msg cut if they must
+ * be); then every field that fits whole, in order. Anything left out is
+ * flagged with truncated=true, so a cut line is still one valid line. */
 static void build_line(struct buf *b, const char *ts, enum log_level level, const char *comp,
-		       const char *msg, const struct log_field *fields, size_t n, bool truncated)
+		       const char *msg, const struct log_field *fields, size_t n)
 {
+	bool truncated;
+
+	b->limit = b->cap - LOG_LINE_RESERVE;
 	if (log_fmt == LOG_FORMAT_JSON) {
 		buf_puts(b, "{\"ts\":\"");
 		buf_puts(b, ts);
@@ -190,13 +282,34 @@ static void build_line(struct buf *b, const char *ts, enum log_level level, cons
 		buf_puts(b, ts);
 	}
 	buf_put_field(b, "level", NULL, level_names[level]);
+	/* A component name is short; a long one must not push msg out. */
+	b->limit = b->len + LOG_COMP_MAX;
 	buf_put_field(b, "comp", NULL, comp ? comp : "main");
+	truncated = b->overflow;
+	b->overflow = false;
+	b->limit = b->cap - LOG_LINE_RESERVE;
 	buf_put_field(b, "msg", NULL, msg ? msg : "");
-	for (size_t i = 0; i < n; i++)
-		if (fields[i].key)
-			buf_put_field(b, fields[i].key, &fields[i], NULL);
-	if (truncated)
-		buf_put_field(b, "truncated", NULL, "true");
+	truncated = truncated || b->overflow;
+	for (size_t i = 0; i < n; i++) {
+		size_t before = b->len;
+
+		if (!fields[i].key)
+			continue;
+		buf_put_field(b, fields[i].key, &fields[i], NULL);
+		if (b->overflow) {
+			/* Leave this one out; a shorter one after it (often
+			 * err=) may still fit. */
+			b->len = before;
+			b->overflow = false;
+			truncated = true;
+		}
+	}
+	b->limit = b->cap;
+	b->overflow = false;
+	if (truncated) {
+		buf_put_key(b, "truncated");
+		buf_puts(b, "true");
+	}
 	if (log_fmt == LOG_FORMAT_JSON)
 		buf_putc(b, '}');
 }
@@ -205,8 +318,7 @@ void log_emit(enum log_level level, const char *comp, const char *msg,
 	      const struct log_field *fields, size_t n)
 {
 	char line[LOG_LINE_MAX];
-	/* One byte is kept for the newline; a line that fills the rest was
-	 * cut, and is rebuilt without its fields so that it still parses. */
+	/* One byte is kept for the newline. */
 	struct buf b = { .p = line, .cap = sizeof(line) - 1 };
 	char ts[64];
 	struct timeval tv;
@@ -220,11 +332,7 @@ void log_emit(enum log_level level, const char *comp, const char *msg,
 	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
 		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
 		 (long)(tv.tv_usec / 1000));
-	build_line(&b, ts, level, comp, msg, fields, n, false);
-	if (b.len + 1 >= b.cap) {
-		b.len = 0;
-		build_line(&b, ts, level, comp, msg, NULL, 0, true);
-	}
+	build_line(&b, ts, level, comp, msg, fields, n);
 	line[b.len++] = '\n';
 	fwrite(line, 1, b.len, out);
 	fflush(out);
@@ -235,7 +343,7 @@ const char *log_errno_name(int err)
 	static char other[16];
 	const char *name;
 
-	if (err < 0)
+	if (err < 0 && err != INT_MIN) /* -INT_MIN does not exist */
 		err = -err;
 	name = strerrorname_np(err);
 	if (name)
@@ -246,7 +354,8 @@ const char *log_errno_name(int err)
 
 bool log_ratelimit_ok(struct log_ratelimit *rl, uint64_t now_us, unsigned *ret_suppressed)
 {
-	if (rl->window_start == 0 || now_us - rl->window_start >= rl->interval_us) {
+	if (!rl->started || now_us - rl->window_start >= rl->interval_us) {
+		rl->started = true;
 		if (ret_suppressed)
 			*ret_suppressed = rl->suppressed;
 		rl->window_start = now_us;

@@ -432,7 +432,11 @@ void loop_timer_arm_at(struct loop_timer *t, uint64_t deadline_us)
 
 void loop_timer_arm(struct loop_timer *t, uint64_t delay_us)
 {
-	loop_timer_arm_at(t, loop_now_us() + delay_us);
+	uint64_t now = loop_now_us();
+
+	/* A huge delay means "not in this lifetime", not a wrapped deadline
+	 * in the past that fires at once. */
+	loop_timer_arm_at(t, delay_us > UINT64_MAX - now ? UINT64_MAX : now + delay_us);
 }
 
 void loop_timer_disarm(struct loop_timer *t)

@@ -52,9 +52,14 @@ struct collector {
 	void *userdata;
 };
 
+struct proc_metrics {
+	struct metric *rss, *vsz, *fds, *max_fds, *cpu, *start;
+};
+
 struct metrics {
 	struct metric *metrics;
 	struct collector *collectors;
+	struct proc_metrics proc; /* set by metrics_add_process_collector() */
 };
 
 static bool valid_name(const char *s)
@@ -115,6 +120,20 @@ void metrics_free(struct metrics *reg)
 	free(reg);
 }
 
+/* Label names: identifiers without ':', not reserved ("__" prefix, "le" of
+ * histograms), each once. name may be NULL (allocation failure). */
+static bool label_name_ok(const struct metric *m, const char *name)
+{
+	if (!name || !valid_name(name) || strchr(name, ':') || strncmp(name, "__", 2) == 0)
+		return false;
+	if (m->type == METRIC_HISTOGRAM && strcmp(name, "le") == 0)
+		return false;
+	for (size_t i = 0; i < m->n_labels; i++)
+		if (strcmp(m->label_names[i], name) == 0)
+			return false;
+	return true;
+}
+
 static struct metric *metric_register(struct metrics *reg, enum metric_type type, const char *name,
 				      const char *help, const char *labels)
 {
@@ -142,16 +161,14 @@ static struct metric *metric_register(struct metrics *reg, enum metric_type type
 			if (m->n_labels == METRICS_MAX_LABELS || len == 0)
 				goto fail;
 			m->label_names[m->n_labels] = strndup(p, len);
-			if (!m->label_names[m->n_labels] ||
-			    !valid_name(m->label_names[m->n_labels]) ||
-			    strchr(m->label_names[m->n_labels], ':')) {
+			if (!label_name_ok(m, m->label_names[m->n_labels])) {
 				m->n_labels++;
 				goto fail;
 			}
 			m->n_labels++;
 			p += len;
-			if (*p == ',')
-				p++;
+			if (*p == ',' && !*++p)
+				goto fail; /* "a," */
 		}
 	}
 	m->next = reg->metrics;
@@ -179,8 +196,8 @@ struct metric *metrics_histogram(struct metrics *reg, const char *name, const ch
 {
 	struct metric *m;
 
-	for (size_t i = 1; i < n_bounds; i++)
-		if (!(bounds[i] > bounds[i - 1]))
+	for (size_t i = 0; i < n_bounds; i++)
+		if (!isfinite(bounds[i]) || (i && !(bounds[i] > bounds[i - 1])))
 			return NULL;
 	m = metric_register(reg, METRIC_HISTOGRAM, name, help, labels);
 	if (!m)
@@ -191,7 +208,8 @@ struct metric *metrics_histogram(struct metrics *reg, const char *name, const ch
 		metric_free(m);
 		return NULL;
 	}
-	memcpy(m->bounds, bounds, n_bounds * sizeof(double));
+	if (n_bounds)
+		memcpy(m->bounds, bounds, n_bounds * sizeof(double));
 	m->n_bounds = n_bounds;
 	return m;
 }
@@ -207,23 +225,26 @@ static uint64_t hash_str(const char *s)
 	return h;
 }
 
-/* Joins the label values into a key; NULL on allocation failure. */
+/* Joins the label values into a key; NULL on allocation failure. Values
+ * are separated by '\x1f', and a '\x1f' or '\x1e' inside a value is
+ * preceded by '\x1e', so that different values never make the same key. */
 static char *series_key(const struct metric *m, const char **values)
 {
 	size_t len = 1;
 	char *key, *p;
 
 	for (size_t i = 0; i < m->n_labels; i++)
-		len += strlen(values[i]) + 1;
+		len += 2 * strlen(values[i]) + 1;
 	key = malloc(len);
 	if (!key)
 		return NULL;
 	p = key;
 	for (size_t i = 0; i < m->n_labels; i++) {
-		size_t l = strlen(values[i]);
-
-		memcpy(p, values[i], l);
-		p += l;
+		for (const char *v = values[i]; *v; v++) {
+			if (*v == '\x1f' || *v == '\x1e')
+				*p++ = '\x1e';
+			*p++ = *v;
+		}
 		if (i + 1 < m->n_labels)
 			*p++ = '\x1f';
 	}
@@ -425,14 +446,9 @@ int metrics_add_collector(struct metrics *reg, metrics_collect_fn fn, void *user
 
 /* ---- process metrics ---- */
 
-struct proc_metrics {
-	struct metric *rss, *vsz, *fds, *max_fds, *cpu, *start;
-};
-
-static struct proc_metrics proc;
-
 static void collect_process(struct metrics *reg, void *userdata)
 {
+	struct proc_metrics *proc = &reg->proc;
 	long page = sysconf(_SC_PAGESIZE), ticks = sysconf(_SC_CLK_TCK);
 	unsigned long long utime = 0, stime = 0, starttime = 0, vsize = 0;
 	long long rss = 0;
@@ -441,7 +457,6 @@ static void collect_process(struct metrics *reg, void *userdata)
 	FILE *f;
 	DIR *d;
 
-	(void)reg;
 	(void)userdata;
 	f = fopen("/proc/self/stat", "re");
 	if (f) {
@@ -455,12 +470,12 @@ static void collect_process(struct metrics *reg, void *userdata)
 		if (p && sscanf(p + 2,
 				"%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu %llu %lld",
 				&utime, &stime, &starttime, &vsize, &rss) == 5) {
-			metric_set(proc.rss, (double)rss * (double)page);
-			metric_set(proc.vsz, (double)vsize);
-			metric_set(proc.cpu, (double)(utime + stime) / (double)ticks);
+			metric_set(proc->rss, (double)rss * (double)page);
+			metric_set(proc->vsz, (double)vsize);
+			metric_set(proc->cpu, (double)(utime + stime) / (double)ticks);
 		}
 	}
-	if (metric_value(proc.start) == 0) {
+	if (metric_value(proc->start) == 0) {
 		/* Boot time plus the process's start offset since boot. */
 		f = fopen("/proc/stat", "re");
 		if (f) {
@@ -471,7 +486,7 @@ static void collect_process(struct metrics *reg, void *userdata)
 					break;
 			fclose(f);
 			if (btime)
-				metric_set(proc.start,
+				metric_set(proc->start,
 					   (double)btime + (double)starttime / (double)ticks);
 		}
 	}
@@ -484,28 +499,32 @@ static void collect_process(struct metrics *reg, void *userdata)
 			if (de->d_name[0] != '.')
 				n++;
 		closedir(d);
-		metric_set(proc.fds, (double)(n - 1)); /* minus the one opendir holds */
+		metric_set(proc->fds, (double)(n - 1)); /* minus the one opendir holds */
 	}
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
-		metric_set(proc.max_fds, (double)rl.rlim_cur);
+		metric_set(proc->max_fds, (double)rl.rlim_cur);
 }
 
 int metrics_add_process_collector(struct metrics *reg)
 {
-	proc.rss = metrics_gauge(reg, "process_resident_memory_bytes",
-				 "Resident memory size in bytes.", NULL);
-	proc.vsz = metrics_gauge(reg, "process_virtual_memory_bytes",
-				 "Virtual memory size in bytes.", NULL);
-	proc.fds = metrics_gauge(reg, "process_open_fds", "Number of open file descriptors.",
-				 NULL);
-	proc.max_fds = metrics_gauge(reg, "process_max_fds",
-				     "Maximum number of open file descriptors.", NULL);
-	proc.cpu = metrics_counter(reg, "process_cpu_seconds_total",
-				 "Total user and system CPU time spent in seconds.", NULL);
-	proc.start = metrics_gauge(reg, "process_start_time_seconds",
-				   "Start time of the process since unix epoch in seconds.", NULL);
-	if (!proc.rss || !proc.vsz || !proc.fds || !proc.max_fds || !proc.cpu || !proc.start)
+	struct proc_metrics p;
+
+	/* Into a local first: a second call fails on the taken names and
+	 * must not leave the first collector without its metrics. */
+	p.rss = metrics_gauge(reg, "process_resident_memory_bytes",
+			      "Resident memory size in bytes.", NULL);
+	p.vsz = metrics_gauge(reg, "process_virtual_memory_bytes", "Virtual memory size in bytes.",
+			      NULL);
+	p.fds = metrics_gauge(reg, "process_open_fds", "Number of open file descriptors.", NULL);
+	p.max_fds = metrics_gauge(reg, "process_max_fds",
+				  "Maximum number of open file descriptors.", NULL);
+	p.cpu = metrics_counter(reg, "process_cpu_seconds_total",
+				"Total user and system CPU time spent in seconds.", NULL);
+	p.start = metrics_gauge(reg, "process_start_time_seconds",
+				"Start time of the process since unix epoch in seconds.", NULL);
+	if (!p.rss || !p.vsz || !p.fds || !p.max_fds || !p.cpu || !p.start)
 		return -EINVAL;
+	reg->proc = p;
 	return metrics_add_collector(reg, collect_process, NULL);
 }
 
@@ -574,16 +593,33 @@ static void out_escaped(struct out *o, const char *s, bool quote)
 	}
 }
 
+/* The shortest decimal that reads back as exactly v ("0.1", not
+ * "0.10000000000000001"), as Prometheus' own clients write numbers. */
+static void format_double(char *buf, size_t len, double v)
+{
+	if (fabs(v) < 1e15 && v == (double)(long long)v) {
+		snprintf(buf, len, "%lld", (long long)v);
+		return;
+	}
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(buf, len, "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			return;
+	}
+}
+
 static void out_value(struct out *o, double v)
 {
+	char buf[40];
+
 	if (isnan(v))
 		out_puts(o, "NaN");
 	else if (isinf(v))
 		out_puts(o, v > 0 ? "+Inf" : "-Inf");
-	else if (v == (double)(long long)v && fabs(v) < 1e15)
-		out_printf(o, "%lld", (long long)v);
-	else
-		out_printf(o, "%.17g", v);
+	else {
+		format_double(buf, sizeof(buf), v);
+		out_puts(o, buf);
+	}
 }
 
 /* Writes {a="x",b="y"[,le="..."]}; nothing when there are no labels. */
@@ -611,12 +647,22 @@ static void out_labels(struct out *o, const struct metric *m, const struct serie
 	out_puts(o, "}");
 }
 
+/* qsort() has no context argument; rendering is single-threaded. */
+static size_t cmp_n_labels;
+
 static int cmp_series(const void *a, const void *b)
 {
 	const struct series *x = *(const struct series *const *)a;
 	const struct series *y = *(const struct series *const *)b;
 
-	return strcmp(x->key, y->key);
+	/* By values in label order, whatever bytes they hold. */
+	for (size_t i = 0; i < cmp_n_labels; i++) {
+		int r = strcmp(x->values[i], y->values[i]);
+
+		if (r)
+			return r;
+	}
+	return 0;
 }
 
 static int cmp_metric(const void *a, const void *b)
@@ -652,6 +698,7 @@ static void render_metric(struct out *o, const struct metric *m)
 	for (size_t i = 0; i < m->n_buckets; i++)
 		for (struct series *s = m->table[i]; s; s = s->next)
 			all[n++] = s;
+	cmp_n_labels = m->n_labels;
 	qsort(all, n, sizeof(*all), cmp_series);
 	for (size_t i = 0; i < n; i++) {
 		const struct series *s = all[i];
@@ -671,7 +718,7 @@ static void render_metric(struct out *o, const struct metric *m)
 
 			cum += s->buckets[b];
 			if (b < m->n_bounds)
-				snprintf(le, sizeof(le), "%.17g", m->bounds[b]);
+				format_double(le, sizeof(le), m->bounds[b]);
 			else
 				snprintf(le, sizeof(le), "+Inf");
 			out_puts(o, m->name);

@@ -87,9 +87,11 @@ int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
 	for (p = s; *p; p++) {
 		if (!isdigit((unsigned char)*p))
 			return -EINVAL;
-		if (v > (UINT64_MAX - 9) / 10)
+		unsigned d = (unsigned)(*p - '0');
+
+		if (v > UINT64_MAX / 10 || (v == UINT64_MAX / 10 && d > UINT64_MAX % 10))
 			return -ERANGE;
-		v = v * 10 + (uint64_t)(*p - '0');
+		v = v * 10 + d;
 	}
 	if (v < min || v > max)
 		return -ERANGE;
@@ -97,9 +99,10 @@ int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
 	return 0;
 }
 
-static bool label_valid(const char *s, size_t len)
+/* One label's characters: [a-z0-9-], alphanumeric at both ends. */
+static bool label_chars_valid(const char *s, size_t len)
 {
-	if (len == 0 || len > 63)
+	if (len == 0)
 		return false;
 	if (!isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[len - 1]))
 		return false;
@@ -114,7 +117,12 @@ static bool label_valid(const char *s, size_t len)
 
 bool dns1123_label_valid(const char *s)
 {
-	return s && label_valid(s, strlen(s));
+	size_t len;
+
+	if (!s)
+		return false;
+	len = strlen(s);
+	return len <= 63 && label_chars_valid(s, len);
 }
 
 bool dns1123_subdomain_valid(const char *s)
@@ -129,7 +137,10 @@ bool dns1123_subdomain_valid(const char *s)
 	while (*s) {
 		size_t l = strcspn(s, ".");
 
-		if (!label_valid(s, l))
+		/* Like Kubernetes' IsDNS1123Subdomain, which the API server
+		 * applies to these names: only the whole is limited, not each
+		 * part, so a name it accepted is never refused here. */
+		if (!label_chars_valid(s, l))
 			return false;
 		s += l;
 		if (*s == '.') {
@@ -141,18 +152,46 @@ bool dns1123_subdomain_valid(const char *s)
 	return true;
 }
 
+/* Appends "<whole>[.<fraction>]<unit>" for us / unit_us with every
+ * significant digit of the fraction kept, so that parse_duration_us() gives
+ * back exactly us. */
+static void put_scaled(char *buf, unsigned long len, uint64_t us, uint64_t unit_us,
+		       const char *unit)
+{
+	size_t used = strlen(buf);
+	char frac[16] = "";
+	uint64_t rem = us % unit_us;
+
+	if (used >= len)
+		return;
+	if (rem) {
+		int width = unit_us == 1000 ? 3 : 6;
+		int n = snprintf(frac, sizeof(frac), ".%0*llu", width,
+				 (unsigned long long)rem);
+
+		while (n > 1 && frac[n - 1] == '0')
+			frac[--n] = '\0';
+	}
+	snprintf(buf + used, len - used, "%llu%s%s", (unsigned long long)(us / unit_us), frac,
+		 unit);
+}
+
 char *format_duration_us(uint64_t us, char *buf, unsigned long len)
 {
-	if (us == 0)
+	if (!len)
+		return buf;
+	buf[0] = '\0';
+	if (us == 0) {
 		snprintf(buf, len, "0s");
-	else if (us < 1000)
+	} else if (us < 1000) {
 		snprintf(buf, len, "%lluus", (unsigned long long)us);
-	else if (us < 1000000)
-		snprintf(buf, len, "%gms", (double)us / 1000.0);
-	else if (us < 60000000)
-		snprintf(buf, len, "%gs", (double)us / 1e6);
-	else
-		snprintf(buf, len, "%llum%gs", (unsigned long long)(us / 60000000),
-			 (double)(us % 60000000) / 1e6);
+	} else if (us < 1000000) {
+		put_scaled(buf, len, us, 1000, "ms");
+	} else if (us < 60000000) {
+		put_scaled(buf, len, us, 1000000, "s");
+	} else {
+		snprintf(buf, len, "%llum", (unsigned long long)(us / 60000000));
+		put_scaled(buf, len, us % 60000000, 1000000, "s");
+	}
 	return buf;
 }

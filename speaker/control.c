@@ -4,6 +4,7 @@
 #include "control.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -33,6 +34,7 @@ struct control {
 	int fd;
 	struct loop_io *io;
 	char *path;
+	bool bound; /* path is our socket, to remove on control_free() */
 	control_handler_fn fn;
 	void *userdata;
 	struct control_conn *conns;
@@ -70,7 +72,10 @@ static json_t *conn_answer(struct control_conn *cc)
 	json_t *req, *reply;
 	const char *command;
 
-	req = json_loadb(cc->in, cc->in_len, JSON_REJECT_DUPLICATES, &jerr); /* new */
+	/* Any JSON value parses, so that a valid non-object is told what is
+	 * missing rather than that it is not JSON. */
+	req = json_loadb(cc->in ? cc->in : "", cc->in_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+			 &jerr); /* new */
 	if (!req)
 		return error_reply("request is not valid JSON");
 	command = json_string_value(json_object_get(req, "command")); /* borrowed */
@@ -125,19 +130,35 @@ static void conn_respond(struct control_conn *cc)
 	conn_write(cc);
 }
 
+/* Answers "request too long" and closes. */
+static void conn_refuse_too_long(struct control_conn *cc)
+{
+	static const char too_long[] = "{\"ok\":false,\"error\":\"request too long\"}\n";
+
+	cc->out = strdup(too_long);
+	if (!cc->out) {
+		conn_free(cc);
+		return;
+	}
+	cc->out_len = sizeof(too_long) - 1;
+	loop_io_set_events(cc->io, EPOLLOUT);
+	conn_write(cc);
+}
+
 static void on_conn(struct loop_io *io, int fd, uint32_t events, void *userdata)
 {
 	struct control_conn *cc = userdata;
 	char buf[4096];
 
 	(void)io;
+	(void)events;
 	if (cc->out) {
 		conn_write(cc);
 		return;
 	}
 	for (;;) {
 		ssize_t n = recv(fd, buf, sizeof(buf), 0);
-		char *nl;
+		char *in, *nl;
 
 		if (n == -1) {
 			if (errno == EAGAIN)
@@ -150,38 +171,32 @@ static void on_conn(struct loop_io *io, int fd, uint32_t events, void *userdata)
 			conn_respond(cc);
 			return;
 		}
-		if (cc->in_len + (size_t)n > CONTROL_MAX_REQUEST) {
-			static const char too_long[] =
-				"{\"ok\":false,\"error\":\"request too long\"}\n";
-
-			cc->out = strdup(too_long);
-			if (!cc->out) {
-				conn_free(cc);
-				return;
-			}
-			cc->out_len = sizeof(too_long) - 1;
-			loop_io_set_events(cc->io, EPOLLOUT);
-			conn_write(cc);
-			return;
-		}
-		char *in = realloc(cc->in, cc->in_len + (size_t)n + 1);
-
+		/* Buffered: at most CONTROL_MAX_REQUEST bytes without a newline
+		 * (more is refused below), plus this read. */
+		in = realloc(cc->in, cc->in_len + (size_t)n + 1);
 		if (!in) {
 			conn_free(cc);
 			return;
 		}
 		cc->in = in;
 		memcpy(cc->in + cc->in_len, buf, (size_t)n);
+		nl = memchr(cc->in + cc->in_len, '\n', (size_t)n);
 		cc->in_len += (size_t)n;
 		cc->in[cc->in_len] = '\0';
-		nl = memchr(cc->in, '\n', cc->in_len);
 		if (nl) {
+			/* The request is everything before the newline. */
 			cc->in_len = (size_t)(nl - cc->in);
-			conn_respond(cc);
+			if (cc->in_len > CONTROL_MAX_REQUEST)
+				conn_refuse_too_long(cc);
+			else
+				conn_respond(cc);
+			return;
+		}
+		if (cc->in_len > CONTROL_MAX_REQUEST) {
+			conn_refuse_too_long(cc);
 			return;
 		}
 	}
-	(void)events;
 }
 
 static void on_conn_timeout(struct loop_timer *t, void *userdata)
@@ -251,6 +266,7 @@ struct control *control_new(struct loop *l, const char *path, control_handler_fn
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct control *c;
 	struct stat st;
+	mode_t old_mask;
 	int r;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
@@ -285,13 +301,14 @@ struct control *control_new(struct loop *l, const char *path, control_handler_fn
 			goto fail;
 		}
 		/* A socket someone still answers on belongs to a running
-		 * speaker: leave it alone. */
-		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (probe >= 0 && connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+		 * speaker: leave it alone. Non-blocking, so that one too busy
+		 * to accept (EAGAIN: backlog full) cannot hang us, and counts
+		 * as running. */
+		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (probe >= 0 && (connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0 ||
+				   errno == EAGAIN)) {
 			close(probe);
 			r = -EADDRINUSE;
-			free(c->path);
-			c->path = NULL; /* not ours to unlink */
 			goto fail;
 		}
 		if (probe >= 0)
@@ -301,8 +318,14 @@ struct control *control_new(struct loop *l, const char *path, control_handler_fn
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd == -1)
 		goto fail_errno;
-	if (bind(c->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+	/* Created 0600 from the start, not chmod()ed after a window in
+	 * which others could connect. */
+	old_mask = umask(0177);
+	r = bind(c->fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old_mask);
+	if (r == -1)
 		goto fail_errno;
+	c->bound = true;
 	if (chmod(path, 0600) == -1 || listen(c->fd, 16) == -1)
 		goto fail_errno;
 	r = loop_io_add(l, c->fd, EPOLLIN, on_accept, c, &c->io);
@@ -326,13 +349,12 @@ void control_free(struct control *c)
 	while (c->conns)
 		conn_free(c->conns);
 	loop_io_free(c->io);
-	if (c->fd >= 0) {
+	if (c->fd >= 0)
 		close(c->fd);
-		/* Only a socket that this process bound is there to remove:
-		 * control_new() never binds over anything but its own kind. */
-		if (c->path)
-			unlink(c->path);
-	}
+	/* Only a socket that this process bound is there to remove: a failed
+	 * bind() means the file at path belongs to someone else. */
+	if (c->bound)
+		unlink(c->path);
 	free(c->path);
 	free(c);
 }

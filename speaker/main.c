@@ -57,8 +57,7 @@ static int parse_args(int argc, char **argv, struct speaker_opts *o)
 
 	daemon_opts_init(&o->common, PROG, SPEAKER_DEFAULT_HEALTH_ADDR);
 	o->control_socket = CONTROL_DEFAULT_SOCKET;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":", long_options, NULL)) != -1) {
+	while ((opt = daemon_getopt(argc, argv, long_options)) != -1) {
 		int r = daemon_opts_parse(&o->common, opt, optarg);
 
 		if (r < 0)

@@ -13,7 +13,8 @@
 #define IRONLB_SA_NAMESPACE_FILE "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 /* getopt_long ids of the common flags; daemons number their own from
- * DAEMON_OPT_FIRST_PRIVATE. */
+ * DAEMON_OPT_FIRST_PRIVATE. Every long flag's id is at least 0x100, so that
+ * an id below it is always an (unknown) short flag. */
 enum {
 	DAEMON_OPT_KUBECONFIG = 0x100,
 	DAEMON_OPT_NAMESPACE,
@@ -63,8 +64,15 @@ void daemon_opts_init(struct daemon_opts *o, const char *prog, const char *healt
  * or -EINVAL after printing a one-line error naming the flag. */
 int daemon_opts_parse(struct daemon_opts *o, int opt, const char *arg);
 
-/* Reports an unknown flag or a missing argument from getopt_long (called
- * with opterr = 0 on its '?' or ':' return); prints one line. */
+/* getopt_long(argc, argv, ":", longopts, NULL) with opterr = 0, except
+ * that a long flag must be spelled out: an abbreviation ("--log-l") is
+ * reported as an unknown flag ('?', optopt 0), so that adding a flag never
+ * changes the meaning of a command line that worked before. */
+int daemon_getopt(int argc, char *const argv[], const struct option *longopts);
+
+/* Reports an unknown flag, a missing value or a value given to a flag that
+ * takes none, after daemon_getopt() returned '?' or ':'; prints one line
+ * naming the flag. */
 void daemon_bad_flag(const char *prog, int optopt_, char *const argv[], int optind_);
 
 /* Prints "PROG: FLAG: MESSAGE" on one line to stderr. */

@@ -77,6 +77,7 @@ struct log_ratelimit {
 	uint64_t window_start;
 	unsigned printed;
 	unsigned suppressed;
+	bool started; /* window_start is set (0 is a valid time) */
 };
 
 #define LOG_RATELIMIT_INIT(interval_us_, burst_) { .interval_us = (interval_us_), .burst = (burst_) }

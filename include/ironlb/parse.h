@@ -26,7 +26,9 @@ bool dns1123_label_valid(const char *s);
  * at most 253 characters. */
 bool dns1123_subdomain_valid(const char *s);
 
-/* Formats a duration in microseconds compactly ("100ms", "1.5s", "2m0s"). */
+/* Formats a duration in microseconds compactly ("100ms", "1.5s", "2m0s"),
+ * keeping every digit: parse_duration_us() reads back the same value.
+ * Returns buf, cut to len bytes if need be. */
 char *format_duration_us(uint64_t us, char *buf, unsigned long len);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,6 +62,13 @@ static json_t *call(const char *path, const char *request, uint64_t timeout_us)
 	}
 	memcpy(sun.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* connect() and send() block while a wedged speaker's backlog is
+	 * full; the send timeout bounds both (Linux, AF_UNIX). */
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO,
+			   &(struct timeval){ .tv_sec = (time_t)(timeout_us / 1000000),
+					      .tv_usec = (suseconds_t)(timeout_us % 1000000) },
+			   sizeof(struct timeval));
 	if (fd == -1 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		fprintf(stderr, PROG ": cannot reach the speaker at %s: %s\n", path,
 			strerror(errno));
@@ -177,10 +185,15 @@ static void print_status(json_t *st)
 
 int main(int argc, char **argv)
 {
+	/* Ids from 0x100, as daemon_bad_flag() expects of long flags. */
+	enum { OPT_SOCKET = 0x100, OPT_TIMEOUT, OPT_JSON, OPT_HELP, OPT_VERSION };
 	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 's' }, { "timeout", required_argument, NULL, 't' },
-		{ "json", no_argument, NULL, 'j' },	    { "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },	    { 0 },
+		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ 0 },
 	};
 	const char *socket_path = DEFAULT_SOCKET, *command;
 	uint64_t timeout_us = 5000000;
@@ -188,25 +201,28 @@ int main(int argc, char **argv)
 	json_t *reply;
 	int opt, rc;
 
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+	while ((opt = daemon_getopt(argc, argv, opts)) != -1) {
 		switch (opt) {
-		case 's':
+		case OPT_SOCKET:
+			if (!*optarg || strlen(optarg) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+				fprintf(stderr, PROG ": --socket: path empty or longer than 107 bytes\n");
+				return 2;
+			}
 			socket_path = optarg;
 			break;
-		case 't':
+		case OPT_TIMEOUT:
 			if (parse_duration_us(optarg, &timeout_us) < 0 || !timeout_us) {
 				fprintf(stderr, PROG ": --timeout: invalid duration \"%s\"\n", optarg);
 				return 2;
 			}
 			break;
-		case 'j':
+		case OPT_JSON:
 			as_json = true;
 			break;
-		case 'h':
+		case OPT_HELP:
 			usage(stdout);
 			return 0;
-		case 'V':
+		case OPT_VERSION:
 			printf(PROG " %s\n", ironlb_version);
 			return 0;
 		default:
