@@ -114,7 +114,8 @@ static int parse_args(int argc, char **argv, struct controller_opts *o)
 		case OPT_LB_CLASS:
 			/* A loadBalancerClass is a label-style qualified name. */
 			if (!*optarg || strlen(optarg) > 316 || strchr(optarg, ' ')) {
-				daemon_flag_error(PROG, "--lb-class", "invalid class \"%s\"", optarg);
+				daemon_flag_error(PROG, "--lb-class", "invalid class \"%s\"",
+						  optarg);
 				return 2;
 			}
 			o->lb_class = optarg;

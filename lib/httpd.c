@@ -137,8 +137,8 @@ static enum MHD_Result reply_text(struct MHD_Connection *conn, unsigned status, 
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version,
-				  const char *upload_data, size_t *upload_data_size, void **con_cls)
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
 {
 	struct httpd *h = cls;
 
@@ -252,9 +252,9 @@ struct httpd *httpd_new(struct loop *l, const char *addr, struct metrics *reg, i
 		goto fail_errno;
 	if (getsockname(h->listen_fd, (struct sockaddr *)&ss, &sslen) == 0)
 		h->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-							  : ((struct sockaddr_in *)&ss)->sin_port);
-	h->mhd = MHD_start_daemon(MHD_USE_EPOLL, 0, NULL,
-				  NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, h->listen_fd,
+							 : ((struct sockaddr_in *)&ss)->sin_port);
+	h->mhd = MHD_start_daemon(MHD_USE_EPOLL, 0, NULL, NULL, on_request, h,
+				  MHD_OPTION_LISTEN_SOCKET, h->listen_fd,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTPD_MAX_CONNECTIONS,
 				  MHD_OPTION_CONNECTION_TIMEOUT,
 				  (unsigned)HTTPD_CONNECTION_TIMEOUT_S, MHD_OPTION_END);

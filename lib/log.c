@@ -121,8 +121,7 @@ static size_t utf8_len(const unsigned char *s)
 	if (s[0] >= 0xf0 && s[0] <= 0xf4) {
 		unsigned char lo = s[0] == 0xf0 ? 0x90 : 0x80, hi = s[0] == 0xf4 ? 0x8f : 0xbf;
 
-		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 &&
-				       (s[3] & 0xc0) == 0x80
+		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 && (s[3] & 0xc0) == 0x80
 			       ? 4
 			       : 0;
 	}
@@ -237,8 +236,7 @@ static void buf_put_double(struct buf *b, double d)
 	}
 }
 
-static void buf_put_field(struct buf *b, const char *key, const struct log_field *f,
-			  const char *s)
+static void buf_put_field(struct buf *b, const char *key, const struct log_field *f, const char *s)
 {
 	buf_put_key(b, key);
 	if (!f) {

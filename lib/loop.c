@@ -226,6 +226,7 @@ static void on_signalfd(struct loop_io *io, int fd, uint32_t events, void *userd
 struct loop *loop_new(void)
 {
 	struct loop *l = calloc(1, sizeof(*l));
+	int saved;
 
 	if (!l)
 		return NULL;
@@ -240,13 +241,11 @@ struct loop *loop_new(void)
 	if (loop_io_add(l, l->sigfd, EPOLLIN, on_signalfd, l, &l->signal_io) < 0)
 		goto fail;
 	return l;
-fail: {
-	int saved = errno;
-
+fail:
+	saved = errno;
 	loop_free(l);
 	errno = saved;
 	return NULL;
-}
 }
 
 static void reap_dead(struct loop *l)

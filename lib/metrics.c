@@ -27,8 +27,8 @@ struct series {
 	struct series *next; /* hash chain */
 	char *key;	     /* label values joined by '\x1f' */
 	char **values;
-	double value;	      /* counter, gauge */
-	uint64_t *buckets;    /* histogram: n_bounds + 1 cumulative-at-render counts */
+	double value;	   /* counter, gauge */
+	uint64_t *buckets; /* histogram: n_bounds + 1 cumulative-at-render counts */
 	double sum;
 	uint64_t count;
 };
@@ -468,7 +468,8 @@ static void collect_process(struct metrics *reg, void *userdata)
 		 * parentheses: start after its last ')'. */
 		p = strrchr(buf, ')');
 		if (p && sscanf(p + 2,
-				"%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu %llu %lld",
+				"%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d "
+				"%*d %*d %*d %llu %llu %lld",
 				&utime, &stime, &starttime, &vsize, &rss) == 5) {
 			metric_set(proc->rss, (double)rss * (double)page);
 			metric_set(proc->vsz, (double)vsize);

@@ -13,8 +13,11 @@ int parse_duration_us(const char *s, uint64_t *ret)
 	static const struct {
 		const char *suffix;
 		uint64_t us;
-	} units[] = { { "us", 1 },	     { "ms", 1000 },		{ "s", 1000000 },
-		      { "m", 60000000 }, { "h", 3600000000ull } };
+	} units[] = { { "us", 1 },
+		      { "ms", 1000 },
+		      { "s", 1000000 },
+		      { "m", 60000000 },
+		      { "h", 3600000000ull } };
 	uint64_t whole = 0, frac = 0, frac_div = 1;
 	const char *p = s;
 	size_t digits = 0;
@@ -166,8 +169,7 @@ static void put_scaled(char *buf, unsigned long len, uint64_t us, uint64_t unit_
 		return;
 	if (rem) {
 		int width = unit_us == 1000 ? 3 : 6;
-		int n = snprintf(frac, sizeof(frac), ".%0*llu", width,
-				 (unsigned long long)rem);
+		int n = snprintf(frac, sizeof(frac), ".%0*llu", width, (unsigned long long)rem);
 
 		while (n > 1 && frac[n - 1] == '0')
 			frac[--n] = '\0';

@@ -260,8 +260,8 @@ static int ensure_parent_dir(const char *path)
 	return 0;
 }
 
-struct control *control_new(struct loop *l, const char *path, control_handler_fn fn,
-			    void *userdata, int *ret_err)
+struct control *control_new(struct loop *l, const char *path, control_handler_fn fn, void *userdata,
+			    int *ret_err)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct control *c;

@@ -19,8 +19,8 @@ typedef json_t *(*control_handler_fn)(const char *command, json_t *request, void
 
 /* Binds path (replacing a stale socket left by a previous run, never any
  * other kind of file) and serves. NULL and *ret_err on failure. */
-struct control *control_new(struct loop *l, const char *path, control_handler_fn fn,
-			    void *userdata, int *ret_err);
+struct control *control_new(struct loop *l, const char *path, control_handler_fn fn, void *userdata,
+			    int *ret_err);
 /* Closes every connection and removes the socket file. */
 void control_free(struct control *c);
 

@@ -56,8 +56,8 @@ static bool name_allowed(const char *name, const char *const *allowed, size_t n_
 }
 
 size_t iface_choose(const struct iface_link *links, size_t n_links,
-		    const struct iface_prefix *prefixes, size_t n_prefixes,
-		    const struct ip_addr *a, const char *const *allowed, size_t n_allowed,
+		    const struct iface_prefix *prefixes, size_t n_prefixes, const struct ip_addr *a,
+		    const char *const *allowed, size_t n_allowed,
 		    int ret_ifindexes[IFACE_MAX_CHOSEN], const char **ret_why)
 {
 	const struct iface_prefix *best = NULL;
@@ -112,9 +112,10 @@ size_t iface_choose(const struct iface_link *links, size_t n_links,
 	}
 	if (!best) {
 		if (ret_why)
-			*ret_why = best_unusable != IFACE_USABLE
-					   ? iface_unusable_str(best_unusable)
-					   : "no interface has a connected subnet holding the address";
+			*ret_why =
+				best_unusable != IFACE_USABLE
+					? iface_unusable_str(best_unusable)
+					: "no interface has a connected subnet holding the address";
 		return 0;
 	}
 	ret_ifindexes[0] = best->ifindex;

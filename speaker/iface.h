@@ -21,10 +21,10 @@ struct iface_link {
 	int ifindex;
 	char name[IF_NAMESIZE];
 	uint8_t mac[6];
-	unsigned flags;	   /* IFF_* from the kernel */
-	unsigned arptype;  /* ARPHRD_*; only ARPHRD_ETHER is usable */
-	int master;	   /* ifindex of the bond or bridge it is enslaved to, or 0 */
-	bool oper_up;	   /* IFF_UP and carrier (IFF_LOWER_UP or IF_OPER_UP) */
+	unsigned flags;	  /* IFF_* from the kernel */
+	unsigned arptype; /* ARPHRD_*; only ARPHRD_ETHER is usable */
+	int master;	  /* ifindex of the bond or bridge it is enslaved to, or 0 */
+	bool oper_up;	  /* IFF_UP and carrier (IFF_LOWER_UP or IF_OPER_UP) */
 };
 
 struct iface_prefix {
@@ -53,8 +53,8 @@ const char *iface_unusable_str(enum iface_unusable why);
  * written to ret_ifindexes (at most IFACE_MAX_CHOSEN), 0 if none; *ret_why
  * then says why (for ironlbctl and logs). */
 size_t iface_choose(const struct iface_link *links, size_t n_links,
-		    const struct iface_prefix *prefixes, size_t n_prefixes,
-		    const struct ip_addr *a, const char *const *allowed, size_t n_allowed,
+		    const struct iface_prefix *prefixes, size_t n_prefixes, const struct ip_addr *a,
+		    const char *const *allowed, size_t n_allowed,
 		    int ret_ifindexes[IFACE_MAX_CHOSEN], const char **ret_why);
 
 /* ---- the live view (rtnetlink) ---- */

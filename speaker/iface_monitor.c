@@ -24,7 +24,7 @@ enum { OPER_UNKNOWN = 0, OPER_LOWERLAYERDOWN = 3, OPER_DOWN = 2, OPER_UP = 6 };
 
 struct iface_monitor {
 	struct loop *loop;
-	struct nl_sock *events;	/* notifications */
+	struct nl_sock *events; /* notifications */
 	struct nl_sock *dumps;	/* request/response */
 	struct loop_io *io;
 	struct loop_timer *refresh;

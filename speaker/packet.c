@@ -81,7 +81,8 @@ struct packet_sock *packet_sock_new(struct loop *l, int ifindex, uint16_t ethert
 				    packet_rx_fn rx, void *userdata, int *ret_err)
 {
 	static const struct sock_filter drop_all[] = { BPF_STMT(BPF_RET | BPF_K, 0) };
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ethertype),
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET,
+				   .sll_protocol = htons(ethertype),
 				   .sll_ifindex = ifindex };
 	struct packet_sock *ps = calloc(1, sizeof(*ps));
 	int one = 1, r;
@@ -139,8 +140,10 @@ void packet_sock_free(struct packet_sock *ps)
 
 int packet_sock_send(struct packet_sock *ps, const uint8_t *frame, size_t len)
 {
-	struct sockaddr_ll to = { .sll_family = AF_PACKET, .sll_protocol = htons(ps->ethertype),
-				  .sll_ifindex = ps->ifindex, .sll_halen = ETH_ALEN };
+	struct sockaddr_ll to = { .sll_family = AF_PACKET,
+				  .sll_protocol = htons(ps->ethertype),
+				  .sll_ifindex = ps->ifindex,
+				  .sll_halen = ETH_ALEN };
 
 	if (len < ETH_HLEN)
 		return -EINVAL;
@@ -155,7 +158,8 @@ int packet_sock_send(struct packet_sock *ps, const uint8_t *frame, size_t len)
 
 int packet_sock_mcast(struct packet_sock *ps, const uint8_t mac[6], bool join)
 {
-	struct packet_mreq mr = { .mr_ifindex = ps->ifindex, .mr_type = PACKET_MR_MULTICAST,
+	struct packet_mreq mr = { .mr_ifindex = ps->ifindex,
+				  .mr_type = PACKET_MR_MULTICAST,
 				  .mr_alen = ETH_ALEN };
 
 	memcpy(mr.mr_address, mac, ETH_ALEN);

@@ -26,6 +26,7 @@ enum {
 	DAEMON_OPT_FIRST_PRIVATE = 0x200,
 };
 
+/* clang-format off */
 #define DAEMON_COMMON_OPTIONS                                                                      \
 	{ "kubeconfig", required_argument, NULL, DAEMON_OPT_KUBECONFIG },                          \
 		{ "namespace", required_argument, NULL, DAEMON_OPT_NAMESPACE },                    \
@@ -34,13 +35,14 @@ enum {
 		{ "log-format", required_argument, NULL, DAEMON_OPT_LOG_FORMAT },                  \
 		{ "help", no_argument, NULL, DAEMON_OPT_HELP },                                     \
 		{ "version", no_argument, NULL, DAEMON_OPT_VERSION }
+/* clang-format on */
 
 /* Help text for the common flags, for a daemon's --help. */
 #define DAEMON_COMMON_HELP                                                                         \
 	"  --kubeconfig FILE      kubeconfig to reach the API server (default: in-cluster\n"       \
 	"                         config from the service account)\n"                              \
 	"  --namespace NS         ironlb's namespace (default: the service account's\n"            \
-	"                         namespace in-cluster, else " IRONLB_DEFAULT_NAMESPACE ")\n"     \
+	"                         namespace in-cluster, else " IRONLB_DEFAULT_NAMESPACE ")\n"      \
 	"  --log-level LEVEL      debug|info|warn|error (default info)\n"                          \
 	"  --log-format FORMAT    text (logfmt) or json (default text)\n"                          \
 	"  --help                 show this help and exit\n"                                       \

@@ -80,7 +80,9 @@ struct log_ratelimit {
 	bool started; /* window_start is set (0 is a valid time) */
 };
 
+/* clang-format off */
 #define LOG_RATELIMIT_INIT(interval_us_, burst_) { .interval_us = (interval_us_), .burst = (burst_) }
+/* clang-format on */
 
 bool log_ratelimit_ok(struct log_ratelimit *rl, uint64_t now_us, unsigned *ret_suppressed);
 

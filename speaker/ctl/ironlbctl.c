@@ -158,10 +158,9 @@ static void print_status(json_t *st)
 	if (!json_array_size(addrs))
 		printf("  (none)\n");
 	else
-		printf("  %-40s %-30s %-16s %-10s %-12s %s\n", "ADDRESS", "SERVICE", "OWNER", "ROLE",
-		       "INTERFACE", "WHY");
-	json_array_foreach(addrs, i, v)
-	{
+		printf("  %-40s %-30s %-16s %-10s %-12s %s\n", "ADDRESS", "SERVICE", "OWNER",
+		       "ROLE", "INTERFACE", "WHY");
+	json_array_foreach (addrs, i, v) {
 		printf("  %-40s %-30s %-16s %-10s %-12s %s\n", str_or(v, "address", "?"),
 		       str_or(v, "service", "-"), str_or(v, "owner", "-"), str_or(v, "role", "-"),
 		       str_or(v, "interface", "-"), str_or(v, "reason", ""));
@@ -174,8 +173,7 @@ static void print_status(json_t *st)
 	else
 		printf("  %-24s %-40s %-8s %s\n", "NODE", "HEARTBEAT ADDRESS", "ALIVE",
 		       "LAST HEARTBEAT");
-	json_array_foreach(peers, i, v)
-	{
+	json_array_foreach (peers, i, v) {
 		printf("  %-24s %-40s %-8s ", str_or(v, "node", "?"), str_or(v, "address", "-"),
 		       json_is_true(json_object_get(v, "alive")) ? "yes" : "no");
 		print_age_ms(json_object_get(v, "last_heartbeat_ms"));
@@ -204,15 +202,18 @@ int main(int argc, char **argv)
 	while ((opt = daemon_getopt(argc, argv, opts)) != -1) {
 		switch (opt) {
 		case OPT_SOCKET:
-			if (!*optarg || strlen(optarg) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-				fprintf(stderr, PROG ": --socket: path empty or longer than 107 bytes\n");
+			if (!*optarg ||
+			    strlen(optarg) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+				fprintf(stderr,
+					PROG ": --socket: path empty or longer than 107 bytes\n");
 				return 2;
 			}
 			socket_path = optarg;
 			break;
 		case OPT_TIMEOUT:
 			if (parse_duration_us(optarg, &timeout_us) < 0 || !timeout_us) {
-				fprintf(stderr, PROG ": --timeout: invalid duration \"%s\"\n", optarg);
+				fprintf(stderr, PROG ": --timeout: invalid duration \"%s\"\n",
+					optarg);
 				return 2;
 			}
 			break;

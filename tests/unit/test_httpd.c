@@ -77,10 +77,18 @@ static void test_parse_addr_accepts_bracketed_ipv6(void **state)
 static void test_parse_addr_rejects_malformed(void **state)
 {
 	static const char *const bad[] = {
-		"7480",	      "::1:7480", "[::1]7480", ":70000",  ":65536",	":-1",
-		"a.b.c.d:1",  "",	  ":",	       "1.2.3.4:", "[::1]",	"[::1]:",
-		"[1.2.3.4]:1", "::1",	  ":+80",      ": 80",	   ":\t80",	":80 ",
-		":0x50",      "1.2.3:80", "[::1:80",   "[]:80",	   "host:80",	"1.2.3.4:80:80",
+		"7480",	       "::1:7480",
+		"[::1]7480",   ":70000",
+		":65536",      ":-1",
+		"a.b.c.d:1",   "",
+		":",	       "1.2.3.4:",
+		"[::1]",       "[::1]:",
+		"[1.2.3.4]:1", "::1",
+		":+80",	       ": 80",
+		":\t80",       ":80 ",
+		":0x50",       "1.2.3:80",
+		"[::1:80",     "[]:80",
+		"host:80",     "1.2.3.4:80:80",
 		"[::1]:7480x", "[fe80::1%eth0]:80",
 	};
 
@@ -98,9 +106,9 @@ static void test_parse_addr_rejects_malformed(void **state)
 		if (len != 12345 || ((unsigned char *)&ss)[0] != 0xa5)
 			fail_msg("httpd_parse_addr(\"%s\") touched its output", bad[i]);
 	}
-	assert_int_equal(httpd_parse_addr(NULL, &(struct sockaddr_storage){ 0 },
-					  &(socklen_t){ 0 }, NULL),
-			 -EINVAL);
+	assert_int_equal(
+		httpd_parse_addr(NULL, &(struct sockaddr_storage){ 0 }, &(socklen_t){ 0 }, NULL),
+		-EINVAL);
 }
 
 static void test_parse_addr_rejects_over_long_input(void **state)
@@ -344,8 +352,8 @@ static void test_query_string_is_ignored(void **state)
 static void test_post_is_405_with_allow_header(void **state)
 {
 	struct response r = exchange(*state, "POST /healthz HTTP/1.1\r\nHost: t\r\n"
-					      "Connection: close\r\nContent-Length: 5\r\n\r\n"
-					      "hello");
+					     "Connection: close\r\nContent-Length: 5\r\n\r\n"
+					     "hello");
 
 	assert_int_equal(r.status, 405);
 	assert_true(has_header(&r, "Allow", "GET, HEAD"));

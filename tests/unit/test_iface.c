@@ -21,8 +21,11 @@
 
 static struct iface_link link_(int ifindex, const char *name, unsigned flags, int master)
 {
-	struct iface_link l = { .ifindex = ifindex, .flags = flags, .arptype = ARPHRD_ETHER,
-				.master = master, .oper_up = true };
+	struct iface_link l = { .ifindex = ifindex,
+				.flags = flags,
+				.arptype = ARPHRD_ETHER,
+				.master = master,
+				.oper_up = true };
 
 	snprintf(l.name, sizeof(l.name), "%s", name);
 	return l;
@@ -46,7 +49,8 @@ static struct ip_addr ip(const char *s)
 
 static void test_choose_picks_interface_whose_subnet_holds_address(void **state)
 {
-	struct iface_link links[] = { link_(2, "eth0", UP_FLAGS, 0), link_(3, "eth1", UP_FLAGS, 0) };
+	struct iface_link links[] = { link_(2, "eth0", UP_FLAGS, 0),
+				      link_(3, "eth1", UP_FLAGS, 0) };
 	struct iface_prefix p[] = { pfx(2, "192.0.2.0/24"), pfx(3, "198.51.100.0/24"),
 				    pfx(3, "2001:db8:1::/64") };
 	int out[IFACE_MAX_CHOSEN];
@@ -61,7 +65,8 @@ static void test_choose_picks_interface_whose_subnet_holds_address(void **state)
 
 static void test_choose_prefers_longest_prefix(void **state)
 {
-	struct iface_link links[] = { link_(2, "eth0", UP_FLAGS, 0), link_(3, "eth1", UP_FLAGS, 0) };
+	struct iface_link links[] = { link_(2, "eth0", UP_FLAGS, 0),
+				      link_(3, "eth1", UP_FLAGS, 0) };
 	struct iface_prefix p[] = { pfx(2, "198.51.100.0/24"), pfx(3, "198.51.100.0/26") };
 	int out[IFACE_MAX_CHOSEN];
 	struct ip_addr a = ip("198.51.100.20"), b = ip("198.51.100.200");
@@ -220,7 +225,9 @@ static void test_monitor_follows_links_addresses_and_link_up(void **state)
 	assert_non_null(d);
 	assert_int_equal(iface_usable(d), IFACE_DOWN);
 
-	assert_int_equal(run("ip addr add 192.0.2.1/24 dev ilbt0 && ip link set ilbt1 up && ip link set ilbt0 up"), 0);
+	assert_int_equal(run("ip addr add 192.0.2.1/24 dev ilbt0 && ip link set ilbt1 up && ip "
+			     "link set ilbt0 up"),
+			 0);
 	for (int i = 0; i < 200; i++) {
 		loop_run_once(l, 10);
 		d = find(m, "ilbt0");

@@ -130,11 +130,12 @@ static void test_logfmt_line_has_ts_level_comp_msg_then_fields(void **state)
 		 LF_DBL("d", 1.5));
 	out = output(c);
 	assert_int_equal(count_lines(out), 1);
-	assert_int_equal(regcomp(&re,
-				 "^ts=[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z "
-				 "level=info comp=arp msg=sent ifname=eth0 n=-5 u=42 d=1.5\n$",
-				 REG_EXTENDED | REG_NOSUB),
-			 0);
+	assert_int_equal(
+		regcomp(&re,
+			"^ts=[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z "
+			"level=info comp=arp msg=sent ifname=eth0 n=-5 u=42 d=1.5\n$",
+			REG_EXTENDED | REG_NOSUB),
+		0);
 	if (regexec(&re, out, 0, NULL, 0) != 0) {
 		regfree(&re);
 		fail_msg("unexpected line: %s", out);
@@ -211,8 +212,19 @@ static void test_json_line_round_trips_every_field(void **state)
 static void test_json_line_parses_with_hostile_values(void **state)
 {
 	static const char *const hostile[] = {
-		"\"", "\\", "\"}", "\n", "\r\n", "\t", "\x01\x02\x1b[31m", "\x7f", "{\"a\":1}",
-		"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "\\u0000", "</script>", "a=b c=d",
+		"\"",
+		"\\",
+		"\"}",
+		"\n",
+		"\r\n",
+		"\t",
+		"\x01\x02\x1b[31m",
+		"\x7f",
+		"{\"a\":1}",
+		"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+		"\\u0000",
+		"</script>",
+		"a=b c=d",
 	};
 	struct capture *c = *state;
 	json_t *j;
@@ -236,8 +248,17 @@ static void test_json_line_parses_with_hostile_values(void **state)
 static void test_json_line_parses_with_invalid_utf8(void **state)
 {
 	static const char *const bad[] = {
-		"\xff", "a\xfe" "b", "\xc3", "\xc3(", "\xe2\x82", "\xed\xa0\x80", "\xc0\xaf",
-		"\xf8\x88\x80\x80\x80", "\xf4\x90\x80\x80", "ok\x80",
+		"\xff",
+		"a\xfe"
+		"b",
+		"\xc3",
+		"\xc3(",
+		"\xe2\x82",
+		"\xed\xa0\x80",
+		"\xc0\xaf",
+		"\xf8\x88\x80\x80\x80",
+		"\xf4\x90\x80\x80",
+		"ok\x80",
 	};
 	struct capture *c = *state;
 	json_t *j;

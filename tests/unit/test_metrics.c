@@ -197,8 +197,8 @@ static void test_null_label_value_counts_as_empty(void **state)
 
 static void test_invalid_metric_names_are_rejected(void **state)
 {
-	static const char *const bad[] = { "", "1abc", "a-b", "a b", "a.b", "caf\xc3\xa9", "a/b",
-					   "a\n" };
+	static const char *const bad[] = { "",	  "1abc",	 "a-b", "a b",
+					   "a.b", "caf\xc3\xa9", "a/b", "a\n" };
 	struct metrics *reg = *state;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -220,8 +220,8 @@ static void test_invalid_metric_names_are_rejected(void **state)
 
 static void test_invalid_label_names_are_rejected(void **state)
 {
-	static const char *const bad[] = { "a-b", "1a", "a:b", "a b", ",a",	   "a,,b", "a,",
-					   ",",	  "a,a", "__name", "b,__x", "a,b,a" };
+	static const char *const bad[] = { "a-b", "1a", "a:b", "a b",	 ",a",	  "a,,b",
+					   "a,",  ",",	"a,a", "__name", "b,__x", "a,b,a" };
 	struct metrics *reg = *state;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -302,7 +302,8 @@ static void test_calls_on_wrong_type_or_null_metric_are_ignored(void **state)
 	metric_remove(NULL);
 	metric_clear(NULL);
 	assert_true(metric_value(NULL) == 0);
-	assert_render_equals(*state, "# HELP c \n# TYPE c counter\n# HELP h \n# TYPE h histogram\n");
+	assert_render_equals(*state,
+			     "# HELP c \n# TYPE c counter\n# HELP h \n# TYPE h histogram\n");
 }
 
 static void test_histogram_buckets_are_cumulative_with_inf_sum_and_count(void **state)
@@ -394,7 +395,8 @@ static void test_remove_forgets_one_series_and_clear_all(void **state)
 	metric_remove(m, "b");
 	metric_remove(m, "absent");
 	assert_true(metric_value(m, "b") == 0);
-	assert_render_equals(*state, "# HELP g \n# TYPE g gauge\ng{pool=\"a\"} 1\ng{pool=\"c\"} 3\n");
+	assert_render_equals(*state,
+			     "# HELP g \n# TYPE g gauge\ng{pool=\"a\"} 1\ng{pool=\"c\"} 3\n");
 	metric_clear(m);
 	assert_render_equals(*state, "# HELP g \n# TYPE g gauge\n");
 	metric_remove(m, "a");

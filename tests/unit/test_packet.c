@@ -54,7 +54,7 @@ static int setup(void **state)
 static size_t make_frame(uint8_t *f, size_t len, uint8_t marker)
 {
 	memset(f, 0, len);
-	memset(f, 0xff, 6);			       /* broadcast */
+	memset(f, 0xff, 6);			      /* broadcast */
 	memcpy(f + 6, "\x02\x00\x00\x00\x00\x01", 6); /* locally administered */
 	f[12] = ETHERTYPE_TEST >> 8;
 	f[13] = ETHERTYPE_TEST & 0xff;

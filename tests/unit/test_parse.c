@@ -118,8 +118,8 @@ static void test_parse_bool_accepts_the_usual_spellings(void **state)
 
 static void test_parse_bool_rejects_anything_else(void **state)
 {
-	static const char *const bad[] = { "", "maybe", "TRUE", "True", "2", "yes ", " no", "t",
-					   "f", "y", "n", "onn" };
+	static const char *const bad[] = { "",	  "maybe", "TRUE", "True", "2", "yes ",
+					   " no", "t",	   "f",	   "y",	   "n", "onn" };
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		bool v = true;
@@ -137,8 +137,8 @@ static void want_uint(const char *s, uint64_t min, uint64_t max, uint64_t want)
 
 	if (r != 0 || v != want)
 		fail_msg("parse_uint(\"%s\", %llu, %llu) = %d, %llu; want %llu", s,
-			 (unsigned long long)min, (unsigned long long)max, r,
-			 (unsigned long long)v, (unsigned long long)want);
+			 (unsigned long long)min, (unsigned long long)max, r, (unsigned long long)v,
+			 (unsigned long long)want);
 }
 
 static void want_uint_error(const char *s, uint64_t min, uint64_t max, int want_r)
@@ -358,7 +358,8 @@ int main(void)
 		cmocka_unit_test(test_dns1123_label_rejects_bad_names),
 		cmocka_unit_test(test_dns1123_subdomain_accepts_up_to_253),
 		cmocka_unit_test(test_dns1123_subdomain_rejects_bad_names),
-		cmocka_unit_test(test_dns1123_subdomain_allows_parts_longer_than_63_like_kubernetes),
+		cmocka_unit_test(
+			test_dns1123_subdomain_allows_parts_longer_than_63_like_kubernetes),
 		cmocka_unit_test(test_format_duration_is_compact),
 		cmocka_unit_test(test_format_duration_keeps_every_microsecond),
 		cmocka_unit_test(test_format_duration_fits_small_buffers),
