@@ -1,0 +1,628 @@
+/* L2 announcer: claims, interfaces, sockets and the wire (see l2.h).
+ *
+ * Claims live in a red-black tree keyed by address, so an ARP request or
+ * Neighbor Solicitation is matched in O(log n) whatever the number of
+ * claimed addresses. Each interface in use has one ARP and one IPv6 packet
+ * socket, opened when the first claim needs it and closed with the last.
+ */
+#include "l2.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arp.h"
+#include "iface.h"
+#include "ironlb/loop.h"
+#include "ironlb/rbtree.h"
+#include "ndp.h"
+#include "packet.h"
+
+#define L2_MAX_IF 4
+#define L2_MAX_GROUPS 4096
+
+struct l2_group {
+	uint8_t mac[6];
+	unsigned refs;
+};
+
+struct l2_if {
+	struct l2 *l2;
+	int ifindex;
+	uint8_t mac[6];
+	unsigned refs;
+	struct packet_sock *arp;
+	struct packet_sock *nd;
+	struct l2_group *groups; /* solicited-node multicast groups joined */
+	size_t n_groups;
+	struct l2_if *next;
+};
+
+struct l2_entry {
+	struct rb_node node;
+	struct l2 *l2;
+	struct ip_addr addr;
+	struct announce ann;
+	struct loop_timer *timer;
+	struct l2_if *ifs[L2_MAX_IF];
+	size_t n_ifs;
+	const char *why_no_interface;
+	char **ifnames;
+	size_t n_ifnames;
+	bool probe;
+	unsigned gen;
+};
+
+struct l2 {
+	struct loop *loop;
+	struct iface_monitor *ifaces;
+	struct announce_cfg cfg;
+	struct l2_callbacks cb;
+	void *userdata;
+	struct rb_tree claims;
+	struct l2_if *ifs;
+	struct l2_stats stats;
+	unsigned gen;
+};
+
+static int entry_cmp(const struct rb_node *a, const struct rb_node *b)
+{
+	return ip_cmp(&rb_entry(a, struct l2_entry, node)->addr,
+		      &rb_entry(b, struct l2_entry, node)->addr);
+}
+
+static int entry_key_cmp(const void *key, const struct rb_node *n)
+{
+	return ip_cmp(key, &rb_entry(n, struct l2_entry, node)->addr);
+}
+
+static struct l2_entry *entry_find(const struct l2 *l2, const struct ip_addr *a)
+{
+	struct rb_node *n = rb_find(&l2->claims, a, entry_key_cmp);
+
+	return n ? rb_entry(n, struct l2_entry, node) : NULL;
+}
+
+static bool entry_on_if(const struct l2_entry *e, const struct l2_if *lif)
+{
+	for (size_t i = 0; i < e->n_ifs; i++)
+		if (e->ifs[i] == lif)
+			return true;
+	return false;
+}
+
+/* ---- interfaces and their sockets ---- */
+
+static void on_arp_frame(void *userdata, int ifindex, const uint8_t *frame, size_t len,
+			 bool truncated);
+static void on_nd_frame(void *userdata, int ifindex, const uint8_t *frame, size_t len,
+			bool truncated);
+
+static void if_close(struct l2_if *lif)
+{
+	struct l2_if **pp;
+
+	for (pp = &lif->l2->ifs; *pp; pp = &(*pp)->next) {
+		if (*pp == lif) {
+			*pp = lif->next;
+			break;
+		}
+	}
+	packet_sock_free(lif->arp);
+	packet_sock_free(lif->nd); /* leaving the groups with it */
+	free(lif->groups);
+	free(lif);
+}
+
+static struct l2_if *if_get(struct l2 *l2, int ifindex)
+{
+	const struct iface_link *link = iface_monitor_link(l2->ifaces, ifindex);
+	struct l2_if *lif;
+	size_t flen;
+	const struct sock_filter *f;
+
+	for (lif = l2->ifs; lif; lif = lif->next)
+		if (lif->ifindex == ifindex)
+			return lif;
+	if (!link)
+		return NULL;
+	lif = calloc(1, sizeof(*lif));
+	if (!lif)
+		return NULL;
+	lif->l2 = l2;
+	lif->ifindex = ifindex;
+	memcpy(lif->mac, link->mac, 6);
+	f = arp_bpf_filter(&flen);
+	lif->arp =
+		packet_sock_new(l2->loop, ifindex, ARP_ETHERTYPE, f, flen, on_arp_frame, lif, NULL);
+	f = ndp_bpf_filter(&flen);
+	lif->nd =
+		packet_sock_new(l2->loop, ifindex, NDP_ETHERTYPE, f, flen, on_nd_frame, lif, NULL);
+	if (!lif->arp || !lif->nd) {
+		packet_sock_free(lif->arp);
+		packet_sock_free(lif->nd);
+		free(lif);
+		return NULL;
+	}
+	lif->next = l2->ifs;
+	l2->ifs = lif;
+	return lif;
+}
+
+/* Joins (delta +1) or leaves (-1) the solicited-node group of an IPv6
+ * address on an interface, counting users so that addresses sharing a
+ * group (same low 24 bits) share the membership. */
+static void if_group(struct l2_if *lif, const struct ip_addr *a, int delta)
+{
+	struct ip_addr group;
+	uint8_t mac[6];
+	size_t i;
+
+	if (a->family != AF_INET6 || ndp_solicited_node(a, &group) < 0)
+		return;
+	ndp_multicast_mac(&group, mac);
+	for (i = 0; i < lif->n_groups; i++)
+		if (memcmp(lif->groups[i].mac, mac, 6) == 0)
+			break;
+	if (delta > 0) {
+		if (i == lif->n_groups) {
+			struct l2_group *g;
+
+			if (lif->n_groups == L2_MAX_GROUPS)
+				return;
+			g = realloc(lif->groups, (lif->n_groups + 1) * sizeof(*g));
+			if (!g)
+				return;
+			lif->groups = g;
+			memcpy(g[i].mac, mac, 6);
+			g[i].refs = 0;
+			lif->n_groups++;
+			packet_sock_mcast(lif->nd, mac, true);
+		}
+		lif->groups[i].refs++;
+	} else if (i < lif->n_groups && --lif->groups[i].refs == 0) {
+		packet_sock_mcast(lif->nd, mac, false);
+		lif->groups[i] = lif->groups[--lif->n_groups];
+	}
+}
+
+static void if_unref(struct l2_if *lif, const struct ip_addr *a)
+{
+	if_group(lif, a, -1);
+	if (--lif->refs == 0)
+		if_close(lif);
+}
+
+/* Re-chooses e's interfaces from the current view of links. */
+static void entry_place(struct l2 *l2, struct l2_entry *e)
+{
+	const struct iface_link *links;
+	const struct iface_prefix *prefixes;
+	size_t n_links = iface_monitor_links(l2->ifaces, &links);
+	size_t n_prefixes = iface_monitor_prefixes(l2->ifaces, &prefixes);
+	int chosen[IFACE_MAX_CHOSEN];
+	struct l2_if *next[L2_MAX_IF];
+	size_t n, k = 0;
+
+	e->why_no_interface = NULL;
+	n = iface_choose(links, n_links, prefixes, n_prefixes, &e->addr,
+			 (const char *const *)e->ifnames, e->n_ifnames, chosen,
+			 &e->why_no_interface);
+	for (size_t i = 0; i < n && k < L2_MAX_IF; i++) {
+		struct l2_if *lif = if_get(l2, chosen[i]);
+
+		if (!lif) {
+			e->why_no_interface = "cannot open packet sockets on the interface";
+			continue;
+		}
+		if (!entry_on_if(e, lif)) {
+			lif->refs++;
+			if_group(lif, &e->addr, +1);
+		}
+		next[k++] = lif;
+	}
+	for (size_t i = 0; i < e->n_ifs; i++) {
+		bool kept = false;
+
+		for (size_t j = 0; j < k; j++)
+			kept |= next[j] == e->ifs[i];
+		if (!kept)
+			if_unref(e->ifs[i], &e->addr);
+	}
+	memcpy(e->ifs, next, k * sizeof(next[0]));
+	e->n_ifs = k;
+}
+
+/* ---- actions ---- */
+
+static void send_on(struct l2 *l2, struct l2_entry *e, bool probe)
+{
+	uint8_t frame[128];
+
+	for (size_t i = 0; i < e->n_ifs; i++) {
+		struct l2_if *lif = e->ifs[i];
+		int len;
+
+		if (e->addr.family == AF_INET)
+			len = probe ? arp_build_probe(lif->mac, &e->addr, frame, sizeof(frame))
+				    : arp_build_announce(lif->mac, &e->addr, frame, sizeof(frame));
+		else
+			len = probe ? ndp_build_dad_ns(lif->mac, &e->addr, frame, sizeof(frame))
+				    : ndp_build_unsolicited_na(lif->mac, &e->addr, frame,
+							       sizeof(frame));
+		if (len < 0 || packet_sock_send(e->addr.family == AF_INET ? lif->arp : lif->nd,
+						frame, (size_t)len) < 0) {
+			l2->stats.send_errors++;
+			continue;
+		}
+		if (probe)
+			l2->stats.probes_sent++;
+		else
+			l2->stats.announcements_sent++;
+	}
+}
+
+static void entry_act(struct l2 *l2, struct l2_entry *e, unsigned acts)
+{
+	if (acts & ANNOUNCE_SEND_PROBE)
+		send_on(l2, e, true);
+	if (acts & ANNOUNCE_SEND_ANNOUNCE)
+		send_on(l2, e, false);
+	if (e->ann.next_us)
+		loop_timer_arm_at(e->timer, e->ann.next_us);
+	else
+		loop_timer_disarm(e->timer);
+	if (acts & ANNOUNCE_REPORT_CONFLICT) {
+		l2->stats.conflicts++;
+		if (l2->cb.conflict)
+			l2->cb.conflict(l2->userdata, &e->addr, e->ann.conflict_mac);
+	}
+}
+
+static void on_entry_timer(struct loop_timer *t, void *userdata)
+{
+	struct l2_entry *e = userdata;
+
+	(void)t;
+	entry_act(e->l2, e, announce_tick(&e->ann, &e->l2->cfg, loop_now_us()));
+}
+
+/* ---- receiving ---- */
+
+static void holder_seen(struct l2 *l2, const struct ip_addr *a, const uint8_t mac[6], int ifindex)
+{
+	struct l2_entry *e = entry_find(l2, a);
+
+	if (e && announce_claimed(&e->ann) && l2->cb.holder_seen)
+		l2->cb.holder_seen(l2->userdata, a, mac, ifindex);
+}
+
+static void on_arp_frame(void *userdata, int ifindex, const uint8_t *frame, size_t len,
+			 bool truncated)
+{
+	struct l2_if *lif = userdata;
+	struct l2 *l2 = lif->l2;
+	struct arp_packet p;
+	struct ip_addr watched[2];
+	struct l2_entry *target, *sender;
+	struct arp_class c;
+	size_t n = 0;
+	uint8_t reply[64];
+	int rlen;
+
+	if (truncated || arp_parse(frame, len, &p, NULL) < 0) {
+		l2->stats.malformed++;
+		return;
+	}
+	target = entry_find(l2, &p.tpa);
+	sender = entry_find(l2, &p.spa);
+	if (target)
+		watched[n++] = target->addr;
+	if (sender && sender != target)
+		watched[n++] = sender->addr;
+	if (!n)
+		return;
+	c = arp_classify(&p, lif->mac, watched, n);
+	switch (c.kind) {
+	case ARP_KIND_REQUEST:
+	case ARP_KIND_PROBE:
+		/* Answer a probe too: the prober learns the address is taken. */
+		if (target && announce_answering(&target->ann, &l2->cfg) &&
+		    entry_on_if(target, lif)) {
+			rlen = arp_build_reply(lif->mac, &target->addr, &p, reply, sizeof(reply));
+			if (rlen > 0 && packet_sock_send(lif->arp, reply, (size_t)rlen) == 0)
+				l2->stats.arp_answered++;
+			else
+				l2->stats.send_errors++;
+		}
+		if (c.kind == ARP_KIND_REQUEST && c.sender_index != ARP_NONE)
+			holder_seen(l2, &watched[c.sender_index], p.sha, ifindex);
+		break;
+	case ARP_KIND_ANNOUNCEMENT:
+	case ARP_KIND_REPLY:
+	case ARP_KIND_SENDER:
+		holder_seen(l2, &watched[c.index], p.sha, ifindex);
+		break;
+	case ARP_KIND_OWN:
+	case ARP_KIND_IGNORE:
+		break;
+	}
+}
+
+static void on_nd_frame(void *userdata, int ifindex, const uint8_t *frame, size_t len,
+			bool truncated)
+{
+	struct l2_if *lif = userdata;
+	struct l2 *l2 = lif->l2;
+	struct ndp_packet p;
+	struct ip_addr watched[2];
+	struct l2_entry *target, *sender;
+	struct ndp_class c;
+	const uint8_t *mac;
+	size_t n = 0;
+	uint8_t reply[128];
+	int rlen;
+
+	if (truncated || ndp_parse(frame, len, &p, NULL) < 0) {
+		l2->stats.malformed++;
+		return;
+	}
+	target = entry_find(l2, &p.target);
+	sender = entry_find(l2, &p.src);
+	if (target)
+		watched[n++] = target->addr;
+	if (sender && sender != target)
+		watched[n++] = sender->addr;
+	if (!n)
+		return;
+	c = ndp_classify(&p, lif->mac, watched, n);
+	mac = p.has_lladdr ? p.lladdr : p.eth_src;
+	switch (c.kind) {
+	case NDP_KIND_REQUEST:
+	case NDP_KIND_PROBE:
+		/* A DAD probe for an address we answer for gets the NA that
+		 * tells the prober it is taken (to all-nodes: it has no address
+		 * to be answered at). */
+		if (target && announce_answering(&target->ann, &l2->cfg) &&
+		    entry_on_if(target, lif)) {
+			rlen = ndp_build_solicited_na(lif->mac, &p, reply, sizeof(reply));
+			if (rlen > 0 && packet_sock_send(lif->nd, reply, (size_t)rlen) == 0)
+				l2->stats.ns_answered++;
+			else
+				l2->stats.send_errors++;
+		}
+		if (c.kind == NDP_KIND_REQUEST && c.sender_index != NDP_NONE)
+			holder_seen(l2, &watched[c.sender_index], mac, ifindex);
+		break;
+	case NDP_KIND_ANNOUNCEMENT:
+	case NDP_KIND_REPLY:
+	case NDP_KIND_SENDER:
+		holder_seen(l2, &watched[c.index], mac, ifindex);
+		break;
+	case NDP_KIND_OWN:
+	case NDP_KIND_IGNORE:
+		break;
+	}
+}
+
+/* ---- claims ---- */
+
+static void free_names(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+static void entry_free(struct l2 *l2, struct l2_entry *e)
+{
+	announce_release(&e->ann);
+	for (size_t i = 0; i < e->n_ifs; i++)
+		if_unref(e->ifs[i], &e->addr);
+	loop_timer_free(e->timer);
+	free_names(e->ifnames, e->n_ifnames);
+	(void)l2;
+	free(e);
+}
+
+static bool same_names(char **a, size_t na, const char *const *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return false;
+	return true;
+}
+
+static int copy_names(const char *const *src, size_t n, char ***ret)
+{
+	char **names = n ? calloc(n, sizeof(char *)) : NULL;
+
+	if (n && !names)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		names[i] = strdup(src[i]);
+		if (!names[i]) {
+			free_names(names, i);
+			return -ENOMEM;
+		}
+	}
+	*ret = names;
+	return 0;
+}
+
+struct l2 *l2_new(struct loop *l, struct iface_monitor *ifaces, const struct announce_cfg *cfg,
+		  const struct l2_callbacks *cb, void *userdata)
+{
+	struct l2 *l2 = calloc(1, sizeof(*l2));
+
+	if (!l2)
+		return NULL;
+	l2->loop = l;
+	l2->ifaces = ifaces;
+	l2->cfg = *cfg;
+	if (cb)
+		l2->cb = *cb;
+	l2->userdata = userdata;
+	rb_init(&l2->claims);
+	return l2;
+}
+
+static void clear_entry(struct rb_node *n, void *ctx)
+{
+	entry_free(ctx, rb_entry(n, struct l2_entry, node));
+}
+
+void l2_free(struct l2 *l2)
+{
+	if (!l2)
+		return;
+	rb_clear(&l2->claims, clear_entry, l2);
+	while (l2->ifs)
+		if_close(l2->ifs);
+	free(l2);
+}
+
+int l2_set_claims(struct l2 *l2, const struct l2_claim *claims, size_t n)
+{
+	struct l2_entry **fresh = n ? calloc(n, sizeof(*fresh)) : NULL;
+	size_t n_fresh = 0;
+	unsigned gen = ++l2->gen;
+	struct rb_node *node, *next;
+	uint64_t now = loop_now_us();
+
+	if (n && !fresh)
+		return -ENOMEM;
+	/* First allocate everything new, so that failure changes nothing. */
+	for (size_t i = 0; i < n; i++) {
+		struct l2_entry *e = entry_find(l2, &claims[i].addr);
+
+		if (e)
+			continue;
+		e = calloc(1, sizeof(*e));
+		if (!e || copy_names(claims[i].ifnames, claims[i].n_ifnames, &e->ifnames) < 0 ||
+		    !(e->timer = loop_timer_new(l2->loop, on_entry_timer, e))) {
+			if (e)
+				free_names(e->ifnames, claims[i].n_ifnames);
+			free(e);
+			for (size_t j = 0; j < n_fresh; j++) {
+				rb_remove(&l2->claims, &fresh[j]->node);
+				entry_free(l2, fresh[j]);
+			}
+			free(fresh);
+			return -ENOMEM;
+		}
+		e->l2 = l2;
+		e->addr = claims[i].addr;
+		e->n_ifnames = claims[i].n_ifnames;
+		e->probe = claims[i].probe;
+		announce_init(&e->ann);
+		if (rb_insert(&l2->claims, &e->node, entry_cmp)) {
+			/* The same address twice in claims: keep the first. */
+			entry_free(l2, e);
+			continue;
+		}
+		fresh[n_fresh++] = e;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct l2_entry *e = entry_find(l2, &claims[i].addr);
+		char **names;
+
+		e->gen = gen;
+		if (!same_names(e->ifnames, e->n_ifnames, claims[i].ifnames, claims[i].n_ifnames) &&
+		    copy_names(claims[i].ifnames, claims[i].n_ifnames, &names) == 0) {
+			free_names(e->ifnames, e->n_ifnames);
+			e->ifnames = names;
+			e->n_ifnames = claims[i].n_ifnames;
+		}
+	}
+	/* Released claims stop being answered here, before anything is sent. */
+	for (node = rb_first(&l2->claims); node; node = next) {
+		struct l2_entry *e = rb_entry(node, struct l2_entry, node);
+
+		next = rb_next(node);
+		if (e->gen != gen) {
+			rb_remove(&l2->claims, node);
+			entry_free(l2, e);
+		}
+	}
+	for (node = rb_first(&l2->claims); node; node = rb_next(node))
+		entry_place(l2, rb_entry(node, struct l2_entry, node));
+	for (size_t i = 0; i < n_fresh; i++) {
+		struct l2_entry *e = fresh[i];
+
+		entry_act(l2, e, announce_claim(&e->ann, &l2->cfg, e->probe, now));
+	}
+	free(fresh);
+	return 0;
+}
+
+void l2_foreign_holder(struct l2 *l2, const struct ip_addr *a, const uint8_t mac[6])
+{
+	struct l2_entry *e = entry_find(l2, a);
+
+	if (e)
+		entry_act(l2, e, announce_foreign_holder(&e->ann, &l2->cfg, mac, loop_now_us()));
+}
+
+void l2_links_changed(struct l2 *l2, const int *came_up, size_t n_came_up)
+{
+	uint64_t now = loop_now_us();
+
+	for (struct rb_node *node = rb_first(&l2->claims); node; node = rb_next(node)) {
+		struct l2_entry *e = rb_entry(node, struct l2_entry, node);
+		bool up = false;
+
+		entry_place(l2, e);
+		for (size_t i = 0; i < e->n_ifs; i++)
+			for (size_t j = 0; j < n_came_up; j++)
+				up |= e->ifs[i]->ifindex == came_up[j];
+		if (up)
+			entry_act(l2, e, announce_link_up(&e->ann, &l2->cfg, now));
+	}
+}
+
+bool l2_status(const struct l2 *l2, const struct ip_addr *a, struct l2_status *ret)
+{
+	const struct l2_entry *e = entry_find(l2, a);
+
+	if (!e)
+		return false;
+	memset(ret, 0, sizeof(*ret));
+	ret->state = e->ann.state;
+	ret->answering = announce_answering(&e->ann, &l2->cfg);
+	ret->since_us = ret->answering ? e->ann.since_us : 0;
+	ret->conflicts = e->ann.conflicts;
+	memcpy(ret->conflict_mac, e->ann.conflict_mac, 6);
+	for (size_t i = 0; i < e->n_ifs && i < 4; i++)
+		ret->ifindexes[ret->n_ifindexes++] = e->ifs[i]->ifindex;
+	ret->why_no_interface = e->why_no_interface;
+	return true;
+}
+
+const struct l2_stats *l2_stats(const struct l2 *l2)
+{
+	return &l2->stats;
+}
+
+size_t l2_claim_count(const struct l2 *l2)
+{
+	return rb_count(&l2->claims);
+}
+
+size_t l2_answering(const struct l2 *l2, struct ip_addr *ret, size_t max)
+{
+	size_t n = 0;
+
+	for (struct rb_node *node = rb_first(&l2->claims); node; node = rb_next(node)) {
+		const struct l2_entry *e = rb_entry(node, struct l2_entry, node);
+
+		if (!announce_answering(&e->ann, &l2->cfg))
+			continue;
+		if (n < max)
+			ret[n] = e->addr;
+		n++;
+	}
+	return n;
+}

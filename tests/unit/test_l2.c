@@ -1,0 +1,358 @@
+/* Unit tests for speaker/l2.c: claims on a veth pair in a private network
+ * namespace; the test plays the rest of the segment through a packet
+ * socket on the peer end. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../speaker/arp.h"
+#include "../../speaker/iface.h"
+#include "../../speaker/l2.h"
+#include "../../speaker/ndp.h"
+#include "../../speaker/packet.h"
+#include "ironlb/loop.h"
+
+static const uint8_t PEER_MAC[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x99 };
+
+struct seen {
+	int garps, probes, arp_replies, nas, dad_ns, other;
+	struct arp_packet last_arp;
+	struct ndp_packet last_nd;
+};
+
+struct cb_log {
+	int holders, conflicts;
+	uint8_t mac[6];
+};
+
+static struct loop *loop;
+static struct iface_monitor *mon;
+static struct packet_sock *peer_arp, *peer_nd;
+static struct seen seen;
+static uint8_t speaker_mac[6];
+
+static void on_peer_arp(void *ud, int ifindex, const uint8_t *f, size_t len, bool trunc)
+{
+	struct arp_packet p;
+
+	(void)ud;
+	(void)ifindex;
+	(void)trunc;
+	if (arp_parse(f, len, &p, NULL) < 0 || memcmp(p.sha, PEER_MAC, 6) == 0)
+		return;
+	seen.last_arp = p;
+	if (p.op == ARP_OP_REPLY)
+		seen.arp_replies++;
+	else if (p.spa.bytes[0] == 0 && p.spa.bytes[3] == 0)
+		seen.probes++;
+	else if (ip_equal(&p.spa, &p.tpa))
+		seen.garps++;
+	else
+		seen.other++;
+}
+
+static void on_peer_nd(void *ud, int ifindex, const uint8_t *f, size_t len, bool trunc)
+{
+	struct ndp_packet p;
+
+	(void)ud;
+	(void)ifindex;
+	(void)trunc;
+	if (ndp_parse(f, len, &p, NULL) < 0)
+		return;
+	/* The kernel's own link-local DAD is none of the speaker's doing. */
+	if (memcmp(p.eth_src, PEER_MAC, 6) == 0 || p.target.bytes[0] == 0xfe)
+		return;
+	seen.last_nd = p;
+	if (p.type == NDP_NA)
+		seen.nas++;
+	else
+		seen.dad_ns++;
+}
+
+static void on_holder(void *ud, const struct ip_addr *a, const uint8_t mac[6], int ifindex)
+{
+	struct cb_log *log = ud;
+
+	(void)a;
+	(void)ifindex;
+	log->holders++;
+	memcpy(log->mac, mac, 6);
+}
+
+static void on_conflict(void *ud, const struct ip_addr *a, const uint8_t mac[6])
+{
+	struct cb_log *log = ud;
+
+	(void)a;
+	(void)mac;
+	log->conflicts++;
+}
+
+static struct ip_addr ip(const char *s)
+{
+	struct ip_addr a;
+
+	assert_int_equal(ip_parse(s, &a, NULL), 0);
+	return a;
+}
+
+static void pump_ms(int ms)
+{
+	uint64_t end = loop_now_us() + (uint64_t)ms * 1000;
+
+	while (loop_now_us() < end)
+		loop_run_once(loop, 5);
+}
+
+/* Pumps until *counter reaches want (at most 3 s: never a timing
+ * assertion, only a bound on a broken run). */
+static void wait_for(const int *counter, int want)
+{
+	uint64_t end = loop_now_us() + 3000000;
+
+	while (*counter < want && loop_now_us() < end)
+		loop_run_once(loop, 5);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	if (unshare(CLONE_NEWNET) != 0)
+		return -1;
+	if (system("ip link set lo up && ip link add l2a type veth peer name l2b && "
+		   "ip addr add 192.0.2.1/24 dev l2a && ip addr add 2001:db8:2::1/64 dev l2a nodad "
+		   "&& "
+		   "ip link set l2b up && ip link set l2a up") != 0)
+		return -1;
+	loop = loop_new();
+	mon = iface_monitor_new(loop, NULL, NULL, NULL);
+	/* sysfs shows the namespace it was mounted in, not ours: ask netlink. */
+	if (!mon || !iface_monitor_link(mon, (int)if_nametoindex("l2a")))
+		return -1;
+	memcpy(speaker_mac, iface_monitor_link(mon, (int)if_nametoindex("l2a"))->mac, 6);
+	peer_arp = packet_sock_new(loop, (int)if_nametoindex("l2b"), ARP_ETHERTYPE, NULL, 0,
+				   on_peer_arp, NULL, NULL);
+	peer_nd = packet_sock_new(loop, (int)if_nametoindex("l2b"), NDP_ETHERTYPE, NULL, 0,
+				  on_peer_nd, NULL, NULL);
+	return loop && mon && peer_arp && peer_nd ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	packet_sock_free(peer_arp);
+	packet_sock_free(peer_nd);
+	iface_monitor_free(mon);
+	loop_free(loop);
+	return 0;
+}
+
+static struct l2 *start(const struct announce_cfg *cfg, struct cb_log *log)
+{
+	struct l2_callbacks cb = { .holder_seen = on_holder, .conflict = on_conflict };
+	struct l2 *l2 = l2_new(loop, mon, cfg, &cb, log);
+
+	assert_non_null(l2);
+	memset(&seen, 0, sizeof(seen));
+	return l2;
+}
+
+static struct announce_cfg fast_cfg(void)
+{
+	struct announce_cfg cfg = ANNOUNCE_CFG_DEFAULT;
+
+	cfg.announce_count = 2;
+	cfg.announce_interval_us = 20000;
+	cfg.probe_count = 2;
+	cfg.probe_interval_us = 20000;
+	return cfg;
+}
+
+static void send_request(const char *target)
+{
+	struct arp_packet p = { .op = ARP_OP_REQUEST };
+	uint8_t f[64];
+	int len;
+
+	memset(p.eth_dst, 0xff, 6);
+	memcpy(p.eth_src, PEER_MAC, 6);
+	memcpy(p.sha, PEER_MAC, 6);
+	p.spa = ip("192.0.2.99");
+	p.tpa = ip(target);
+	len = arp_build(&p, f, sizeof(f));
+	assert_true(len > 0);
+	assert_int_equal(packet_sock_send(peer_arp, f, (size_t)len), 0);
+}
+
+static void test_claim_sends_gratuitous_arp_and_unsolicited_na(void **state)
+{
+	struct announce_cfg cfg = fast_cfg();
+	struct cb_log log = { 0 };
+	struct l2 *l2 = start(&cfg, &log);
+	struct l2_claim claims[] = { { .addr = ip("192.0.2.50") },
+				     { .addr = ip("2001:db8:2::50") } };
+	struct l2_status st;
+
+	(void)state;
+	assert_int_equal(l2_set_claims(l2, claims, 2), 0);
+	wait_for(&seen.garps, 2);
+	wait_for(&seen.nas, 2);
+	pump_ms(60);
+	assert_int_equal(seen.garps, 2);
+	assert_memory_equal(seen.last_arp.sha, speaker_mac, 6);
+	assert_true(ip_equal(&seen.last_arp.spa, &claims[0].addr));
+	assert_int_equal(seen.nas, 2);
+	assert_true(seen.last_nd.override);
+	assert_false(seen.last_nd.solicited);
+	assert_true(ip_equal(&seen.last_nd.target, &claims[1].addr));
+	assert_true(l2_status(l2, &claims[0].addr, &st));
+	assert_true(st.answering);
+	assert_int_equal(st.state, ANNOUNCE_ACTIVE);
+	assert_int_equal(st.n_ifindexes, 1);
+	assert_int_equal(st.ifindexes[0], (int)if_nametoindex("l2a"));
+	assert_int_equal(l2_stats(l2)->announcements_sent, 4);
+	l2_free(l2);
+}
+
+static void test_requests_are_answered_for_claimed_addresses_only(void **state)
+{
+	struct announce_cfg cfg = fast_cfg();
+	struct cb_log log = { 0 };
+	struct l2 *l2 = start(&cfg, &log);
+	struct l2_claim claims[] = { { .addr = ip("192.0.2.50") } };
+
+	(void)state;
+	assert_int_equal(l2_set_claims(l2, claims, 1), 0);
+	pump_ms(60);
+	send_request("192.0.2.50");
+	wait_for(&seen.arp_replies, 1);
+	assert_int_equal(seen.arp_replies, 1);
+	assert_memory_equal(seen.last_arp.sha, speaker_mac, 6);
+	assert_memory_equal(seen.last_arp.tha, PEER_MAC, 6);
+	assert_memory_equal(seen.last_arp.eth_dst, PEER_MAC, 6);
+	send_request("192.0.2.51");
+	pump_ms(30);
+	assert_int_equal(seen.arp_replies, 1);
+	/* Released: no answer from then on. */
+	assert_int_equal(l2_set_claims(l2, NULL, 0), 0);
+	send_request("192.0.2.50");
+	pump_ms(30);
+	assert_int_equal(seen.arp_replies, 1);
+	assert_int_equal(l2_stats(l2)->arp_answered, 1);
+	l2_free(l2);
+}
+
+static void test_probe_claim_probes_before_announcing(void **state)
+{
+	struct announce_cfg cfg = fast_cfg();
+	struct cb_log log = { 0 };
+	struct l2 *l2 = start(&cfg, &log);
+	struct l2_claim claims[] = { { .addr = ip("192.0.2.60"), .probe = true },
+				     { .addr = ip("2001:db8:2::60"), .probe = true } };
+
+	(void)state;
+	/* Long enough that the first look sees exactly one probe each. */
+	l2_free(l2);
+	cfg.probe_interval_us = 300000;
+	l2 = start(&cfg, &log);
+	assert_int_equal(l2_set_claims(l2, claims, 2), 0);
+	pump_ms(10);
+	assert_int_equal(seen.probes, 1);
+	assert_int_equal(seen.garps, 0);
+	assert_int_equal(seen.dad_ns, 1);
+	send_request("192.0.2.60"); /* not answered while probing */
+	wait_for(&seen.garps, 2);
+	wait_for(&seen.nas, 2);
+	assert_int_equal(seen.probes, 2);
+	assert_int_equal(seen.garps, 2);
+	assert_int_equal(seen.dad_ns, 2);
+	assert_int_equal(seen.nas, 2);
+	assert_int_equal(seen.arp_replies, 0);
+	l2_free(l2);
+}
+
+static void test_foreign_announcement_is_reported_and_conflict_withdraws(void **state)
+{
+	struct announce_cfg cfg = fast_cfg();
+	struct cb_log log = { 0 };
+	struct l2 *l2 = start(&cfg, &log);
+	struct l2_claim claims[] = { { .addr = ip("192.0.2.70") } };
+	struct l2_status st;
+	uint8_t f[64];
+	int len;
+
+	(void)state;
+	assert_int_equal(l2_set_claims(l2, claims, 1), 0);
+	pump_ms(60);
+	len = arp_build_announce(PEER_MAC, &claims[0].addr, f, sizeof(f));
+	assert_int_equal(packet_sock_send(peer_arp, f, (size_t)len), 0);
+	wait_for(&log.holders, 1);
+	assert_int_equal(log.holders, 1);
+	assert_memory_equal(log.mac, PEER_MAC, 6);
+	/* The speaker says it is not a speaker's MAC: a conflict. */
+	l2_foreign_holder(l2, &claims[0].addr, PEER_MAC);
+	assert_int_equal(log.conflicts, 1);
+	assert_true(l2_status(l2, &claims[0].addr, &st));
+	assert_false(st.answering);
+	assert_int_equal(st.conflicts, 1);
+	send_request("192.0.2.70");
+	pump_ms(30);
+	assert_int_equal(seen.arp_replies, 0);
+	l2_free(l2);
+}
+
+static void test_malformed_frames_are_counted_and_answers_go_on(void **state)
+{
+	struct announce_cfg cfg = fast_cfg();
+	struct cb_log log = { 0 };
+	struct l2 *l2 = start(&cfg, &log);
+	struct l2_claim claims[] = { { .addr = ip("192.0.2.80") } };
+	uint8_t f[64];
+	int len;
+
+	(void)state;
+	assert_int_equal(l2_set_claims(l2, claims, 1), 0);
+	pump_ms(60);
+	{
+		struct arp_packet p = { .op = ARP_OP_REQUEST };
+
+		memset(p.eth_dst, 0xff, 6);
+		memcpy(p.eth_src, PEER_MAC, 6);
+		memcpy(p.sha, PEER_MAC, 6);
+		p.spa = ip("192.0.2.99");
+		p.tpa = claims[0].addr;
+		len = arp_build(&p, f, sizeof(f));
+	}
+	/* Wrong hardware length: the BPF filter drops it before us. */
+	f[18] = 8;
+	packet_sock_send(peer_arp, f, (size_t)len);
+	f[18] = 6;
+	pump_ms(20);
+	assert_int_equal(seen.arp_replies, 0);
+	send_request("192.0.2.80");
+	wait_for(&seen.arp_replies, 1);
+	assert_int_equal(seen.arp_replies, 1);
+	l2_free(l2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_claim_sends_gratuitous_arp_and_unsolicited_na),
+		cmocka_unit_test(test_requests_are_answered_for_claimed_addresses_only),
+		cmocka_unit_test(test_probe_claim_probes_before_announcing),
+		cmocka_unit_test(test_foreign_announcement_is_reported_and_conflict_withdraws),
+		cmocka_unit_test(test_malformed_frames_are_counted_and_answers_go_on),
+	};
+
+	return cmocka_run_group_tests_name("l2", tests, setup, teardown);
+}
