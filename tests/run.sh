@@ -66,6 +66,20 @@ if [ -z "$only" ] || [ "$only" = unit ]; then
 	done
 fi
 
+if { [ -z "$only" ] || [ "$only" = unit ]; } && [ -f tests/kube-sim/go.mod ] && want unit/kube-sim; then
+	# kube-sim's own Go unit tests, with the Makefile's offline Go setup.
+	log=$LOGDIR/kube-sim-go-test.log
+	(cd tests/kube-sim && GOFLAGS=-buildvcs=false GOCACHE=$ROOT/build/gocache \
+		GOPATH=$ROOT/build/gopath GOPROXY=off timeout 600 go test ./... >"$log" 2>&1)
+	rc=$?
+	if [ $rc -eq 0 ]; then
+		echo "ok 1 - kube-sim go test" >>"$log"
+	else
+		echo "not ok 1 - kube-sim go test" >>"$log"
+	fi
+	count_tap unit/kube-sim "$log" $rc
+fi
+
 if [ -z "$only" ] || [ "$only" = integration ]; then
 	for t in tests/integration/*.sh; do
 		[ -x "$t" ] || continue

@@ -1,0 +1,3 @@
+module ironlb/kube-sim-load
+
+go 1.19

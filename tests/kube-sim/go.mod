@@ -1,0 +1,3 @@
+module ironlb/kube-sim
+
+go 1.19
