@@ -7,7 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
+#include "controller.h"
 #include "ironlb/daemon.h"
+#include "ironlb/kube.h"
+#include "ironlb/kube_config.h"
 #include "ironlb/httpd.h"
 #include "ironlb/log.h"
 #include "ironlb/loop.h"
@@ -194,33 +199,151 @@ static int parse_args(int argc, char **argv, struct controller_opts *o)
 	return 0;
 }
 
-struct controller {
+struct daemon {
 	struct controller_opts opts;
 	struct loop *loop;
 	struct metrics *metrics;
 	struct httpd *httpd;
-	bool synced;
+	struct kube_config *kcfg;
+	struct kube_client *client;
+	struct controller *ctl;
+	struct loop_timer *quit_timer;
+	struct loop_timer *retry_timer;
+	bool stopping;
+	char identity[200];
+	char not_ready[512];
 };
+
+#define CONFIG_RETRY_US 5000000
+
+/* Loads the API server configuration, then starts the client and the
+ * controller. Without --kubeconfig and outside a cluster (-ENOENT) the
+ * daemon keeps serving its probes, not ready, and tries again every 5 s
+ * (the service account may be mounted late). Returns 0 or a negative
+ * errno after logging. */
+static int daemon_connect(struct daemon *d)
+{
+	char err[512];
+	int r = kube_config_load(d->opts.common.kubeconfig, &d->kcfg, err, sizeof(err));
+
+	if (r < 0) {
+		if (strcmp(err, d->not_ready) != 0)
+			log_error("main", "cannot load the API server configuration",
+				  LF_STR("message", err), LF_ERR(r));
+		snprintf(d->not_ready, sizeof(d->not_ready), "%s", err);
+		if (!d->opts.common.kubeconfig && r == -ENOENT)
+			loop_timer_arm(d->retry_timer, CONFIG_RETRY_US);
+		return r;
+	}
+	d->client = kube_client_new(d->loop, d->kcfg,
+				    &(struct kube_client_opts){
+					    .metrics = d->metrics,
+					    .user_agent = PROG "/" IRONLB_VERSION,
+				    });
+	if (!d->client) {
+		r = -errno;
+		log_error("main", "cannot create the API client", LF_ERR(r));
+		return r < 0 ? r : -ENOMEM;
+	}
+	d->ctl = controller_new(d->loop, d->client, d->metrics,
+				&(struct controller_config){
+					.namespace = d->opts.common.namespace,
+					.lb_class = d->opts.lb_class,
+					.default_class = d->opts.default_class,
+					.ip_mode = d->opts.ip_mode == IP_MODE_PROXY
+							   ? SERVICE_IP_MODE_PROXY
+							   : SERVICE_IP_MODE_VIP,
+					.leader_elect = d->opts.leader_elect,
+					.identity = d->identity,
+					.lease_duration_us = d->opts.lease_duration_us,
+					.renew_deadline_us = d->opts.renew_deadline_us,
+					.retry_period_us = d->opts.retry_period_us,
+				});
+	if (!d->ctl || (r = controller_start(d->ctl)) < 0) {
+		r = d->ctl ? r : -errno;
+		log_error("main", "cannot start the controller", LF_ERR(r));
+		return r < 0 ? r : -ENOMEM;
+	}
+	d->not_ready[0] = '\0';
+	log_info("main", "connecting to the API server", LF_STR("api_server", d->kcfg->server),
+		 LF_STR("source", d->kcfg->source));
+	return 0;
+}
+
+static void on_retry_timer(struct loop_timer *t, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	if (!d->kcfg && daemon_connect(d) < 0 && d->kcfg)
+		loop_quit(d->loop, 1);
+}
+
+static void on_shutdown_done(void *userdata)
+{
+	struct daemon *d = userdata;
+
+	loop_quit(d->loop, 0);
+}
+
+static void on_quit_timer(struct loop_timer *t, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	log_warn("main", "Lease release did not finish in time");
+	loop_quit(d->loop, 0);
+}
 
 static void on_signal(struct loop *l, int signo, void *userdata)
 {
-	(void)userdata;
+	struct daemon *d = userdata;
+
 	log_info("main", "shutting down", LF_STR("signal", sigabbrev_np(signo)));
-	loop_quit(l, 0);
+	if (d->stopping || !d->ctl) {
+		loop_quit(l, 0);
+		return;
+	}
+	d->stopping = true;
+	/* Release the Lease so a successor need not wait for it to expire,
+	 * but never hang on an API server that does not answer. */
+	d->quit_timer = loop_timer_new(l, on_quit_timer, d);
+	if (d->quit_timer)
+		loop_timer_arm(d->quit_timer, 2000000);
+	controller_shutdown(d->ctl, on_shutdown_done, d);
 }
 
-static bool controller_ready(void *userdata, char *detail, size_t len)
+static bool daemon_ready(void *userdata, char *detail, size_t len)
 {
-	struct controller *c = userdata;
+	struct daemon *d = userdata;
 
-	if (!c->synced)
+	if (!d->ctl) {
+		snprintf(detail, len, "no API server configuration: %s", d->not_ready);
+		return false;
+	}
+	if (!controller_synced(d->ctl)) {
 		snprintf(detail, len, "API caches not synced");
-	return c->synced;
+		return false;
+	}
+	return true;
+}
+
+/* The Lease holder identity: the pod name in-cluster, else host and pid. */
+static void make_identity(char *buf, size_t len)
+{
+	const char *pod = getenv("POD_NAME");
+	char host[128] = "localhost";
+
+	if (pod && *pod) {
+		snprintf(buf, len, "%s", pod);
+		return;
+	}
+	gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	snprintf(buf, len, "%s_%d", host, (int)getpid());
 }
 
 int main(int argc, char **argv)
 {
-	struct controller c = { 0 };
+	struct daemon c = { 0 };
 	int r, exit_code;
 
 	r = parse_args(argc, argv, &c.opts);
@@ -247,18 +370,42 @@ int main(int argc, char **argv)
 		exit_code = 1;
 		goto out;
 	}
-	httpd_set_ready(c.httpd, controller_ready, &c);
+	httpd_set_ready(c.httpd, daemon_ready, &c);
+	make_identity(c.identity, sizeof(c.identity));
+	c.retry_timer = loop_timer_new(c.loop, on_retry_timer, &c);
+	if (!c.retry_timer) {
+		log_error("main", "out of memory at start-up");
+		exit_code = 1;
+		goto out;
+	}
+	r = daemon_connect(&c);
+	if (r == -EINVAL || (r < 0 && c.opts.common.kubeconfig)) {
+		/* A --kubeconfig that cannot be used is a configuration error. */
+		exit_code = 2;
+		goto out;
+	}
+	if (r < 0 && r != -ENOENT) {
+		exit_code = 1;
+		goto out;
+	}
 	log_info("main", "started", LF_STR("version", ironlb_version),
 		 LF_STR("namespace", c.opts.common.namespace),
 		 LF_STR("health_addr", c.opts.common.health_addr),
 		 LF_STR("lb_class", c.opts.lb_class),
 		 LF_STR("default_class", c.opts.default_class ? "true" : "false"),
 		 LF_STR("ip_mode", c.opts.ip_mode == IP_MODE_PROXY ? "Proxy" : "VIP"),
-		 LF_STR("leader_elect", c.opts.leader_elect ? "true" : "false"));
+		 LF_STR("leader_elect", c.opts.leader_elect ? "true" : "false"),
+		 LF_STR("identity", c.identity),
+		 LF_STR("api_server", c.kcfg ? c.kcfg->server : "(not configured yet)"));
 	r = loop_run(c.loop);
 	exit_code = r < 0 ? 1 : r;
 	log_info("main", "stopped");
 out:
+	controller_free(c.ctl);
+	kube_client_free(c.client);
+	kube_config_free(c.kcfg);
+	loop_timer_free(c.quit_timer);
+	loop_timer_free(c.retry_timer);
 	httpd_free(c.httpd);
 	metrics_free(c.metrics);
 	loop_free(c.loop);

@@ -657,6 +657,10 @@ void service_free(struct service *s)
 {
 	if (!s)
 		return;
+	if (s->extra_refs) {
+		s->extra_refs--;
+		return;
+	}
 	free(s->namespace);
 	free(s->name);
 	free(s->uid);
@@ -749,4 +753,86 @@ fail:
 	json_decref(ingress);
 	json_decref(lb);
 	return NULL;
+}
+
+/* A label set is one allocation: the array, then its strings. Copy it as
+ * a block and move the pointers into the copy. */
+static struct labels *labels_dup(const struct labels *l)
+{
+	const char *base = (const char *)l;
+	size_t size = sizeof(*l) + l->n * sizeof(l->v[0]);
+	struct labels *c;
+
+	for (size_t i = 0; i < l->n; i++) {
+		size_t kend = (size_t)(l->v[i].key - base) + strlen(l->v[i].key) + 1;
+		size_t vend = (size_t)(l->v[i].value - base) + strlen(l->v[i].value) + 1;
+
+		if (kend > size)
+			size = kend;
+		if (vend > size)
+			size = vend;
+	}
+	c = malloc(size);
+	if (!c)
+		return NULL;
+	memcpy(c, l, size);
+	for (size_t i = 0; i < l->n; i++) {
+		c->v[i].key = (const char *)c + (l->v[i].key - base);
+		c->v[i].value = (const char *)c + (l->v[i].value - base);
+	}
+	return c;
+}
+
+static int dup_str(const char *s, char **ret)
+{
+	*ret = NULL;
+	if (!s)
+		return 0;
+	*ret = strdup(s);
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int dup_mem(const void *p, size_t n, size_t size, void **ret)
+{
+	*ret = NULL;
+	if (!p || n == 0)
+		return 0;
+	*ret = malloc(n * size);
+	if (!*ret)
+		return -ENOMEM;
+	memcpy(*ret, p, n * size);
+	return 0;
+}
+
+struct service *service_dup(const struct service *s)
+{
+	struct service *c = malloc(sizeof(*c));
+	int r = 0;
+
+	if (!c)
+		return NULL;
+	*c = *s;
+	c->extra_refs = 0;
+	r |= dup_str(s->namespace, &c->namespace);
+	r |= dup_str(s->name, &c->name);
+	r |= dup_str(s->uid, &c->uid);
+	r |= dup_str(s->lb_class, &c->lb_class);
+	r |= dup_str(s->sharing_key, &c->sharing_key);
+	r |= dup_str(s->req.pool, &c->req.pool);
+	r |= dup_str(s->req.error, &c->req.error);
+	r |= dup_mem(s->ports, s->nports, sizeof(s->ports[0]), (void **)&c->ports);
+	r |= dup_mem(s->external, s->nexternal, sizeof(s->external[0]), (void **)&c->external);
+	r |= dup_mem(s->ingress, s->ningress, sizeof(s->ingress[0]), (void **)&c->ingress);
+	c->labels = s->labels ? labels_dup(s->labels) : labels_new_empty();
+	if (r || !c->labels) {
+		service_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+struct service *service_ref(struct service *s)
+{
+	s->extra_refs++;
+	return s;
 }

@@ -130,12 +130,21 @@ struct service {
 	size_t ningress;
 	struct service_ingress *ingress;
 	struct labels *labels; /* metadata.labels, never NULL */
+	/* References beyond the first (service_ref); service_free drops one.
+	 * The informer cache and the allocator share one decoded Service. */
+	unsigned extra_refs;
 };
 
 /* Decodes a Service object. Returns 0, -EINVAL with a message in err
  * naming the field, or -ENOMEM. *ret is untouched on failure. */
 int service_from_json(const json_t *obj, struct service **ret, char *err, size_t errlen);
 void service_free(struct service *s);
+/* A deep copy of s (the allocator and the informer cache each own one).
+ * NULL on ENOMEM. */
+struct service *service_dup(const struct service *s);
+/* Another reference to s (never mutated once decoded): each holder calls
+ * service_free() once. Returns s. */
+struct service *service_ref(struct service *s);
 
 /* The annotation key that a deprecated bit stands for, for messages
  * (NULL for an unknown bit or one that is not set). */

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "control.h"
+#include "objects.h"
+#include "speaker.h"
 #include "ironlb/daemon.h"
 #include "ironlb/httpd.h"
 #include "ironlb/log.h"
@@ -18,45 +20,85 @@
 #define PROG "ironlb-speaker"
 #define SPEAKER_DEFAULT_HEALTH_ADDR ":7481"
 
-struct speaker_opts {
-	struct daemon_opts common;
-	const char *node_name;
-	const char *control_socket;
-};
-
 enum {
 	OPT_NODE_NAME = DAEMON_OPT_FIRST_PRIVATE,
 	OPT_CONTROL_SOCKET,
+	OPT_HB_KEY_FILE,
+	OPT_HB_INTERVAL,
+	OPT_HB_MISSES,
+	OPT_HB_ADDR,
+	OPT_ON_CONFLICT,
+	OPT_GARP_REFRESH,
+	OPT_ANNOUNCE_COUNT,
+	OPT_ANNOUNCE_INTERVAL,
+	OPT_IGNORE_EXCLUDE_LB,
+	OPT_LB_CLASS,
 };
 
 static const struct option long_options[] = {
 	DAEMON_COMMON_OPTIONS,
 	{ "node-name", required_argument, NULL, OPT_NODE_NAME },
 	{ "control-socket", required_argument, NULL, OPT_CONTROL_SOCKET },
+	{ "heartbeat-key-file", required_argument, NULL, OPT_HB_KEY_FILE },
+	{ "heartbeat-interval", required_argument, NULL, OPT_HB_INTERVAL },
+	{ "heartbeat-misses", required_argument, NULL, OPT_HB_MISSES },
+	{ "heartbeat-addr", required_argument, NULL, OPT_HB_ADDR },
+	{ "on-conflict", required_argument, NULL, OPT_ON_CONFLICT },
+	{ "garp-refresh", required_argument, NULL, OPT_GARP_REFRESH },
+	{ "announce-count", required_argument, NULL, OPT_ANNOUNCE_COUNT },
+	{ "announce-interval", required_argument, NULL, OPT_ANNOUNCE_INTERVAL },
+	{ "ignore-exclude-lb", no_argument, NULL, OPT_IGNORE_EXCLUDE_LB },
+	{ "lb-class", required_argument, NULL, OPT_LB_CLASS },
 	{ 0 },
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: " PROG " [FLAGS]\n"
-		   "\n"
-		   "Announces the LoadBalancer and external addresses this node answers for.\n"
-		   "\n"
-		   "Flags:\n" DAEMON_COMMON_HELP
-		   "  --health-addr ADDR     listen address for /healthz, /readyz and /metrics\n"
-		   "                         (default " SPEAKER_DEFAULT_HEALTH_ADDR ")\n"
-		   "  --node-name NAME       this node's name (default: env NODE_NAME)\n"
-		   "  --control-socket PATH  ironlbctl's socket (default " CONTROL_DEFAULT_SOCKET
-		   ")\n");
+	fprintf(f,
+		"Usage: " PROG " [FLAGS]\n"
+		"\n"
+		"Announces the LoadBalancer and external addresses this node answers for.\n"
+		"\n"
+		"Flags:\n" DAEMON_COMMON_HELP
+		"  --health-addr ADDR     listen address for /healthz, /readyz and /metrics\n"
+		"                         (default " SPEAKER_DEFAULT_HEALTH_ADDR ")\n"
+		"  --node-name NAME       this node's name (default: env NODE_NAME)\n"
+		"  --control-socket PATH  ironlbctl's socket (default " CONTROL_DEFAULT_SOCKET ")\n"
+		"  --heartbeat-key-file FILE\n"
+		"                         the heartbeats' shared HMAC key (required)\n"
+		"  --heartbeat-interval DUR\n"
+		"                         time between heartbeats (default 100ms)\n"
+		"  --heartbeat-misses N   intervals without a heartbeat before a peer is dead\n"
+		"                         (default 3)\n"
+		"  --heartbeat-addr IP[:PORT]\n"
+		"                         where peers send heartbeats (default: the Node's\n"
+		"                         InternalIP, else the default route's interface\n"
+		"                         address; port 7482)\n"
+		"  --on-conflict POLICY   withdraw|announce: what to do when another host\n"
+		"                         holds a claimed address (default withdraw)\n"
+		"  --garp-refresh DUR     re-announce owned addresses this often (default 0: off)\n"
+		"  --announce-count N     gratuitous ARPs / unsolicited NAs per burst (default 3)\n"
+		"  --announce-interval DUR\n"
+		"                         time between them (default 250ms)\n"
+		"  --ignore-exclude-lb    announce from nodes labelled\n"
+		"                         node.kubernetes.io/exclude-from-external-load-balancers\n"
+		"                         (must be the same on every speaker)\n"
+		"  --lb-class CLASS       the spec.loadBalancerClass handled (default\n"
+		"                         ironlb.io/lb; Services without a class too)\n");
 }
 
 /* Returns 0 to run, 1 to exit 0 (help, version), 2 on a bad flag. */
 static int parse_args(int argc, char **argv, struct speaker_opts *o)
 {
+	uint64_t v;
 	int opt;
 
 	daemon_opts_init(&o->common, PROG, SPEAKER_DEFAULT_HEALTH_ADDR);
 	o->control_socket = CONTROL_DEFAULT_SOCKET;
+	o->hb_interval_us = 100000;
+	o->hb_misses = 3;
+	o->announce = (struct announce_cfg)ANNOUNCE_CFG_DEFAULT;
+	o->lb_class = "ironlb.io/lb";
 	while ((opt = daemon_getopt(argc, argv, long_options)) != -1) {
 		int r = daemon_opts_parse(&o->common, opt, optarg);
 
@@ -80,6 +122,86 @@ static int parse_args(int argc, char **argv, struct speaker_opts *o)
 				return 2;
 			}
 			o->control_socket = optarg;
+			break;
+		case OPT_HB_KEY_FILE:
+			o->hb_key_file = optarg;
+			break;
+		case OPT_HB_INTERVAL:
+			if (parse_duration_us(optarg, &v) < 0 || v < 10000 || v > 10000000) {
+				daemon_flag_error(PROG, "--heartbeat-interval",
+						  "\"%s\" is not a duration between 10ms and 10s",
+						  optarg);
+				return 2;
+			}
+			o->hb_interval_us = v;
+			break;
+		case OPT_HB_MISSES:
+			if (parse_uint(optarg, 1, 100, &v) < 0) {
+				daemon_flag_error(PROG, "--heartbeat-misses",
+						  "\"%s\" is not a number from 1 to 100", optarg);
+				return 2;
+			}
+			o->hb_misses = (unsigned)v;
+			break;
+		case OPT_HB_ADDR: {
+			struct sockaddr_storage ss;
+			socklen_t sl;
+
+			if (obj_parse_hostport(optarg, 7482, &ss, &sl) < 0) {
+				daemon_flag_error(PROG, "--heartbeat-addr",
+						  "\"%s\" is not IP, IP:PORT or [IPv6]:PORT",
+						  optarg);
+				return 2;
+			}
+			o->hb_addr = optarg;
+			break;
+		}
+		case OPT_ON_CONFLICT:
+			if (strcmp(optarg, "withdraw") == 0)
+				o->announce.on_conflict = ANNOUNCE_ON_CONFLICT_WITHDRAW;
+			else if (strcmp(optarg, "announce") == 0)
+				o->announce.on_conflict = ANNOUNCE_ON_CONFLICT_ANNOUNCE;
+			else {
+				daemon_flag_error(PROG, "--on-conflict",
+						  "\"%s\" is not withdraw or announce", optarg);
+				return 2;
+			}
+			break;
+		case OPT_GARP_REFRESH:
+			if (parse_duration_us(optarg, &v) < 0 || (v && v < 1000000)) {
+				daemon_flag_error(PROG, "--garp-refresh",
+						  "\"%s\" is not 0 or a duration of at least 1s",
+						  optarg);
+				return 2;
+			}
+			o->announce.refresh_us = v;
+			break;
+		case OPT_ANNOUNCE_COUNT:
+			if (parse_uint(optarg, 1, 100, &v) < 0) {
+				daemon_flag_error(PROG, "--announce-count",
+						  "\"%s\" is not a number from 1 to 100", optarg);
+				return 2;
+			}
+			o->announce.announce_count = (unsigned)v;
+			break;
+		case OPT_ANNOUNCE_INTERVAL:
+			if (parse_duration_us(optarg, &v) < 0 || v < 1000 || v > 60000000) {
+				daemon_flag_error(PROG, "--announce-interval",
+						  "\"%s\" is not a duration between 1ms and 60s",
+						  optarg);
+				return 2;
+			}
+			o->announce.announce_interval_us = v;
+			break;
+		case OPT_IGNORE_EXCLUDE_LB:
+			o->ignore_exclude_lb = true;
+			break;
+		case OPT_LB_CLASS:
+			if (!*optarg) {
+				daemon_flag_error(PROG, "--lb-class", "empty");
+				return 2;
+			}
+			o->lb_class = optarg;
 			break;
 		default:
 			daemon_bad_flag(PROG, optopt, argv, optind);
@@ -114,17 +236,21 @@ static int parse_args(int argc, char **argv, struct speaker_opts *o)
 	}
 	if (daemon_opts_finish(&o->common) < 0)
 		return 2;
+	if (!o->hb_key_file) {
+		daemon_flag_error(PROG, "--heartbeat-key-file", "required");
+		return 2;
+	}
 	return 0;
 }
 
-struct speaker {
+struct speaker_main {
 	struct speaker_opts opts;
+	struct speaker *speaker;
 	struct loop *loop;
 	struct metrics *metrics;
 	struct httpd *httpd;
 	struct control *control;
 	uint64_t started_us;
-	bool synced;
 };
 
 static void on_signal(struct loop *l, int signo, void *userdata)
@@ -134,32 +260,37 @@ static void on_signal(struct loop *l, int signo, void *userdata)
 	loop_quit(l, 0);
 }
 
-static bool speaker_ready(void *userdata, char *detail, size_t len)
+static bool main_ready(void *userdata, char *detail, size_t len)
 {
-	struct speaker *s = userdata;
+	struct speaker_main *s = userdata;
 
-	if (!s->synced)
-		snprintf(detail, len, "not synced with the API server yet");
-	return s->synced;
+	return speaker_ready(s->speaker, detail, len);
 }
 
 static json_t *on_control(const char *command, json_t *request, void *userdata)
 {
-	struct speaker *s = userdata;
+	struct speaker_main *s = userdata;
 
 	(void)request;
 	if (strcmp(command, "status") != 0)
 		return NULL;
-	return json_pack("{s:b, s:s, s:s, s:s, s:I, s:b, s:[], s:[]}", "ok", 1, "node",
-			 s->opts.node_name, "version", ironlb_version, "namespace",
-			 s->opts.common.namespace, "uptime_ms",
-			 (json_int_t)((loop_now_us() - s->started_us) / 1000), "ready", s->synced,
-			 "addresses", "peers");
+	{
+		char detail[128];
+		json_t *reply = json_pack(
+			"{s:b, s:s, s:s, s:s, s:I, s:b}", "ok", 1, "node", s->opts.node_name,
+			"version", ironlb_version, "namespace", s->opts.common.namespace,
+			"uptime_ms", (json_int_t)((loop_now_us() - s->started_us) / 1000), "ready",
+			speaker_ready(s->speaker, detail, sizeof(detail))); /* new */
+
+		if (reply)
+			speaker_status(s->speaker, reply);
+		return reply;
+	}
 }
 
 int main(int argc, char **argv)
 {
-	struct speaker s = { 0 };
+	struct speaker_main s = { 0 };
 	int r, exit_code = 1;
 
 	r = parse_args(argc, argv, &s.opts);
@@ -186,13 +317,16 @@ int main(int argc, char **argv)
 			  LF_STR("addr", s.opts.common.health_addr), LF_ERR(r));
 		goto out;
 	}
-	httpd_set_ready(s.httpd, speaker_ready, &s);
+	httpd_set_ready(s.httpd, main_ready, &s);
 	s.control = control_new(s.loop, s.opts.control_socket, on_control, &s, &r);
 	if (!s.control) {
 		log_error("main", "cannot open the control socket",
 			  LF_STR("path", s.opts.control_socket), LF_ERR(r));
 		goto out;
 	}
+	s.speaker = speaker_new(s.loop, s.metrics, &s.opts);
+	if (!s.speaker)
+		goto out;
 	log_info("main", "started", LF_STR("version", ironlb_version),
 		 LF_STR("node", s.opts.node_name), LF_STR("namespace", s.opts.common.namespace),
 		 LF_STR("health_addr", s.opts.common.health_addr),
@@ -201,6 +335,7 @@ int main(int argc, char **argv)
 	exit_code = r < 0 ? 1 : r;
 	log_info("main", "stopped");
 out:
+	speaker_free(s.speaker);
 	control_free(s.control);
 	httpd_free(s.httpd);
 	metrics_free(s.metrics);

@@ -141,7 +141,30 @@ check_help_and_version ironlbctl speaker/ctl/ironlbctl.c
 # Flags that keep a daemon that wrongly starts anyway off shared ports and
 # paths: everything these checks run stays in $TMP and on 127.0.0.1.
 CTL=(--health-addr 127.0.0.1:0)
-SPK=(--node-name node-a --control-socket "$TMP/unused.sock" --health-addr 127.0.0.1:0)
+SPK=(--node-name node-a --control-socket "$TMP/unused.sock" --health-addr 127.0.0.1:0
+	--heartbeat-key-file "$TMP/hb.key")
+# The speaker needs a heartbeat key and an API server; this one is never
+# there (a closed port), so the speaker runs but never becomes ready.
+printf 'lab-heartbeat-key-0123456789abcdef\n' >"$TMP/hb.key"
+cat >"$TMP/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: none
+  cluster:
+    server: https://127.0.0.1:1
+    insecure-skip-tls-verify: true
+users:
+- name: none
+  user:
+    token: none
+contexts:
+- name: none
+  context:
+    cluster: none
+    user: none
+current-context: none
+EOF
 for b in ironlb-controller ironlb-speaker ironlbctl; do
 	extra=()
 	[ $b = ironlb-controller ] && extra=("${CTL[@]}")
@@ -379,7 +402,8 @@ for sig in TERM INT; do
 	[ $sig = TERM ] && fmt=json
 	NODE_NAME=ignored-when-flag-given "$BIN/ironlb-speaker" --node-name node-a \
 		--health-addr "127.0.0.1:$port" --control-socket "$sock" --namespace ironlb-test \
-		--log-format $fmt 2>"$TMP/spk.$sig.err" &
+		--heartbeat-key-file "$TMP/hb.key" --kubeconfig "$TMP/kubeconfig" \
+		--heartbeat-addr 127.0.0.1:0 --log-format $fmt 2>"$TMP/spk.$sig.err" &
 	pid=$!
 	PIDS+=("$pid")
 	if ! wait_healthz "$port" "$pid"; then

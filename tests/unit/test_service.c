@@ -525,6 +525,52 @@ static void test_service_hostile_values_never_crash(void **state)
 	json_decref(v);
 }
 
+/* service_dup: a deep copy, equal field by field, sharing no memory. */
+static void test_service_dup_is_deep_and_equal(void **state)
+{
+	struct service *s = decode(
+		j("{'metadata':{'namespace':'web','name':'front','uid':'u-1',"
+		  "'creationTimestamp':'2024-03-01T10:00:00Z','labels':{'app':'a','tier':'t'},"
+		  "'annotations':{'ironlb.io/address-pool':'p','metallb.io/allow-shared-ip':'k',"
+		  "'ironlb.io/loadBalancerIPs':'198.51.100.7'}},"
+		  "'spec':{'type':'LoadBalancer','loadBalancerClass':'ironlb.io/lb',"
+		  "'externalIPs':['203.0.113.5','x'],"
+		  "'ports':[{'port':80,'protocol':'TCP'},{'port':53,'protocol':'UDP'}]},"
+		  "'status':{'loadBalancer':{'ingress':[{'ip':'198.51.100.7','ipMode':'VIP'}]}}}"));
+	struct service *c = service_dup(s);
+	struct ip_addr a = ip("198.51.100.7");
+
+	assert_non_null(c);
+	service_free(s); /* the copy must not depend on the original */
+	assert_string_equal(c->namespace, "web");
+	assert_string_equal(c->name, "front");
+	assert_string_equal(c->uid, "u-1");
+	assert_string_equal(c->lb_class, "ironlb.io/lb");
+	assert_string_equal(c->sharing_key, "k");
+	assert_string_equal(c->req.pool, "p");
+	assert_int_equal(c->req.naddrs, 1);
+	assert_int_equal(c->nports, 2);
+	assert_int_equal(c->ports[1].port, 53);
+	assert_int_equal(c->nexternal, 2);
+	assert_int_equal(c->labels->n, 2);
+	assert_string_equal(labels_get(c->labels, "tier"), "t");
+	assert_string_equal(labels_get(c->labels, "app"), "a");
+	assert_true(service_ingress_equal(c, &a, 1, SERVICE_IP_MODE_VIP));
+	service_free(c);
+
+	/* service_ref: one more holder; each frees once. */
+	s = decode(j("{'metadata':{'namespace':'a','name':'b'}}"));
+	assert_ptr_equal(service_ref(s), s);
+	service_free(s);
+	assert_string_equal(s->name, "b");
+	c = service_dup(s);
+	assert_non_null(c);
+	assert_null(c->uid);
+	assert_int_equal(c->labels->n, 0);
+	service_free(s);
+	service_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -542,6 +588,7 @@ int main(void)
 		cmocka_unit_test(test_service_ingress_json_round_trips),
 		cmocka_unit_test(test_service_parse_time),
 		cmocka_unit_test(test_service_age_order),
+		cmocka_unit_test(test_service_dup_is_deep_and_equal),
 		cmocka_unit_test(test_service_hostile_values_never_crash),
 	};
 

@@ -1,0 +1,135 @@
+/* The speaker's compact view of API objects: informer decode callbacks that
+ * turn Services, EndpointSlices, Nodes, IPAddressPools, L2Advertisements
+ * and speaker Leases into small structs holding only what the L2 decision
+ * needs, so the informers keep no JSON (10,000 addresses fit in a few MiB).
+ *
+ * Every decoder has the informer_decode_fn shape: 0 with a new item,
+ * INFORMER_SKIP for an object the speaker does not care about, or -EBADMSG
+ * with a static reason naming the offending field. Wrong JSON types never
+ * crash; they are reported and the object is treated as absent.
+ */
+#ifndef IRONLB_SPEAKER_OBJECTS_H
+#define IRONLB_SPEAKER_OBJECTS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "ironlb/addr.h"
+#include "ironlb/selector.h"
+
+#define OBJ_DEFAULT_LB_CLASS "ironlb.io/lb"
+/* Leases of speakers carry this label, or a name starting with "speaker-". */
+#define OBJ_SPEAKER_COMPONENT_LABEL "app.kubernetes.io/component"
+#define OBJ_SPEAKER_LEASE_PREFIX "speaker-"
+/* The Lease annotation: {"heartbeat":"IP:PORT","macs":["aa:bb:cc:dd:ee:ff"]} */
+#define OBJ_SPEAKER_ANNOTATION "ironlb.io/speaker"
+#define OBJ_MAX_MACS 8
+
+/* What the Service decoder needs to know: the LoadBalancer class that is
+ * ours (a Service without a class is ours too). */
+struct obj_decode_ctx {
+	const char *lb_class;
+	char why[160]; /* room for a reason naming an indexed field */
+};
+
+struct obj_service {
+	char *ns, *name, *uid;
+	bool load_balancer;	 /* type LoadBalancer with our class */
+	bool local;		 /* externalTrafficPolicy Local */
+	struct ip_addr *ingress; /* status.loadBalancer.ingress[].ip (if load_balancer) */
+	size_t n_ingress;
+	struct ip_addr *external; /* spec.externalIPs */
+	size_t n_external;
+	uint16_t *ports;
+	size_t n_ports;
+};
+
+struct obj_endpoint {
+	char *node; /* nodeName, or NULL */
+	bool ready;
+	bool serving; /* conditions.serving, defaulting to ready */
+};
+
+struct obj_slice {
+	char *ns;
+	char *service; /* label kubernetes.io/service-name */
+	struct obj_endpoint *eps;
+	size_t n_eps;
+};
+
+struct obj_node {
+	char *name;
+	struct labels *labels;
+	bool exclude;		  /* exclude-from-external-load-balancers label present */
+	bool network_unavailable; /* condition NetworkUnavailable is True */
+	bool has_addr;
+	struct ip_addr addr; /* first InternalIP in status.addresses */
+};
+
+struct obj_pool {
+	char *name;
+	struct labels *labels;
+	struct ip_range *ranges;
+	size_t n_ranges;
+	bool allow_external;
+};
+
+struct obj_l2adv {
+	char *name;
+	char **pools; /* spec.ipAddressPools */
+	size_t n_pools;
+	struct selector **pool_sel; /* spec.ipAddressPoolSelectors */
+	size_t n_pool_sel;
+	struct selector **node_sel; /* spec.nodeSelectors */
+	size_t n_node_sel;
+	char **ifnames; /* spec.interfaces */
+	size_t n_ifnames;
+};
+
+struct obj_lease {
+	char *name;
+	char *holder;		/* spec.holderIdentity: the node */
+	uint64_t renew_wall_us; /* spec.renewTime, 0 if absent */
+	uint32_t duration_s;	/* spec.leaseDurationSeconds */
+	bool has_hb;
+	struct sockaddr_storage hb; /* from the annotation */
+	socklen_t hb_len;
+	uint8_t macs[OBJ_MAX_MACS][6];
+	size_t n_macs;
+};
+
+int obj_service_decode(json_t *obj, void *ctx, void **ret_item, const char **ret_why);
+int obj_slice_decode(json_t *obj, void *ctx, void **ret_item, const char **ret_why);
+int obj_node_decode(json_t *obj, void *ctx, void **ret_item, const char **ret_why);
+int obj_pool_decode(json_t *obj, void *ctx, void **ret_item, const char **ret_why);
+int obj_l2adv_decode(json_t *obj, void *ctx, void **ret_item, const char **ret_why);
+int obj_lease_decode(json_t *obj, void *ctx, void **ret_item, const char **ret_why);
+
+/* Free functions of the informer_free_fn shape; NULL is a no-op. */
+void obj_service_free(void *item, void *ud);
+void obj_slice_free(void *item, void *ud);
+void obj_node_free(void *item, void *ud);
+void obj_pool_free(void *item, void *ud);
+void obj_l2adv_free(void *item, void *ud);
+void obj_lease_free(void *item, void *ud);
+
+/* "IP:PORT" or "[IPv6]:PORT" or a bare IP (then default_port). 0 or -EINVAL. */
+int obj_parse_hostport(const char *s, uint16_t default_port, struct sockaddr_storage *ret,
+		       socklen_t *ret_len);
+/* "aa:bb:cc:dd:ee:ff" → 6 bytes. 0 or -EINVAL. */
+int obj_parse_mac(const char *s, uint8_t ret[6]);
+/* RFC 3339 ("2026-11-27T20:00:00Z", fractional seconds allowed) → µs since
+ * the epoch. 0 or -EINVAL. */
+int obj_parse_time(const char *s, uint64_t *ret_us);
+
+/* Whether pool p contains a. */
+bool obj_pool_contains(const struct obj_pool *p, const struct ip_addr *a);
+/* Whether advertisement adv selects pool p. */
+bool obj_l2adv_selects_pool(const struct obj_l2adv *adv, const struct obj_pool *p);
+/* Whether adv's nodeSelectors match the node's labels (none: every node). */
+bool obj_l2adv_selects_node(const struct obj_l2adv *adv, const struct obj_node *n);
+
+#endif

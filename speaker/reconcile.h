@@ -1,0 +1,82 @@
+/* The speaker's L2 decision, pure: from the decoded caches, this node's
+ * name and which speakers are alive, which addresses this node claims (and
+ * on which interfaces, and whether to probe first), with an explanation per
+ * address for `ironlbctl status`.
+ *
+ * For each address of a Service we handle (status.loadBalancer.ingress of
+ * our LoadBalancer Services; spec.externalIPs only inside a pool with
+ * allowExternalIPs, CVE-2020-8554):
+ *   candidates = nodes for which eligibility_check() is OK
+ *   alive      = candidates that are this node or that in->alive() says live
+ *   owner      = election_owner(address, alive)
+ * No I/O, no clock: the caller's callbacks read its caches.
+ */
+#ifndef IRONLB_SPEAKER_RECONCILE_H
+#define IRONLB_SPEAKER_RECONCILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "eligibility.h"
+#include "objects.h"
+
+#define RECONCILE_MAX_IFNAMES 8
+
+enum reconcile_role {
+	RECONCILE_OWNER,       /* this node announces it */
+	RECONCILE_BACKUP,      /* eligible and alive, ranked below the owner */
+	RECONCILE_INELIGIBLE,  /* this node may not announce it: reason */
+	RECONCILE_NOT_HANDLED, /* no pool allows it (externalIPs) / no pool holds it */
+};
+
+struct reconcile_input {
+	const char *self;
+	const struct obj_service *const *services;
+	size_t n_services;
+	const struct obj_node *const *nodes;
+	size_t n_nodes;
+	const struct obj_pool *const *pools;
+	size_t n_pools;
+	const struct obj_l2adv *const *adverts;
+	size_t n_adverts;
+	bool ignore_exclude_lb;
+	/* Calls fn for every EndpointSlice of ns/name. */
+	void (*foreach_slice)(void *ud, const char *ns, const char *name,
+			      void (*fn)(const struct obj_slice *s, void *arg), void *arg);
+	/* Whether another speaker (by node name) is alive. */
+	bool (*alive)(void *ud, const char *node);
+	/* Whether this node can announce on interface ifname (exists, usable). */
+	bool (*iface_ok)(void *ud, const char *ifname);
+	/* Whether some speaker is known to announce a already (no probe then). */
+	bool (*announced)(void *ud, const struct ip_addr *a);
+	void *ud;
+};
+
+struct reconcile_addr {
+	struct ip_addr addr;
+	const struct obj_service *svc; /* borrowed from the input */
+	enum reconcile_role role;
+	const char *owner;		/* borrowed node name, or NULL when nobody may */
+	size_t backup_pos;		/* 1-based rank among backups for RECONCILE_BACKUP */
+	enum eligibility_reason reason; /* for RECONCILE_INELIGIBLE */
+	const char *note;		/* for RECONCILE_NOT_HANDLED: static text */
+	bool probe;			/* for RECONCILE_OWNER */
+	const char *ifnames[RECONCILE_MAX_IFNAMES]; /* borrowed from the adverts */
+	size_t n_ifnames;
+};
+
+struct reconcile_result {
+	struct reconcile_addr *addrs; /* sorted by address, distinct */
+	size_t n;
+	size_t n_owned;
+};
+
+/* Computes the result. 0 or -ENOMEM (ret untouched). */
+int reconcile_run(const struct reconcile_input *in, struct reconcile_result *ret);
+void reconcile_result_clear(struct reconcile_result *r);
+/* The entry for a, or NULL. */
+const struct reconcile_addr *reconcile_find(const struct reconcile_result *r,
+					    const struct ip_addr *a);
+const char *reconcile_role_str(enum reconcile_role r);
+
+#endif

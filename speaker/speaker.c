@@ -1,0 +1,1279 @@
+/* The L2 speaker's runtime (see speaker.h).
+ *
+ * Data flow: informers (compact items from objects.c) and the heartbeat
+ * mesh feed reconcile_run() (pure); its claims go to l2_set_claims(). Any
+ * change schedules one reconcile on the next loop iteration (a zero-delay
+ * timer), so a burst of watch events costs one pass; a heartbeat liveness
+ * change does the same, which gives sub-second failover. A 1 s timer
+ * re-runs it as well, because Lease expiry is a matter of time, not events.
+ */
+#include "speaker.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <malloc.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "election.h"
+#include "heartbeat.h"
+#include "iface.h"
+#include "ironlb/informer.h"
+#include "ironlb/kube.h"
+#include "ironlb/kube_event.h"
+#include "ironlb/log.h"
+#include "ironlb/loop.h"
+#include "ironlb/metrics.h"
+#include "l2.h"
+#include "objects.h"
+#include "reconcile.h"
+
+#define LEASE_DURATION_S 10
+#define LEASE_RENEW_US 2000000
+#define RESYNC_US 1000000
+/* The step-down hold without owner refreshes (docs/l2.md). */
+#define STEP_DOWN_HOLD_US 10000000
+#define DEFEND_MIN_US 1000000
+#define MAX_HOLDS 256
+#define MAX_CONFLICTS 256
+#define HB_DEFAULT_PORT 7482
+#define STARTUP_GRACE_US 1000000
+
+enum { INF_SVC, INF_SLICE, INF_NODE, INF_POOL, INF_ADV, INF_LEASE, INF_MAX };
+
+struct hold {
+	struct ip_addr addr;
+	uint64_t until_us;
+};
+
+struct conflict_rec {
+	struct ip_addr addr;
+	uint8_t mac[6];
+};
+
+/* What status and the L2 callbacks need of the last result, copied: the
+ * result itself borrows strings from informer items that a watch event may
+ * free before the next pass. */
+struct last_info {
+	char *ns, *name, *uid, *owner;
+};
+
+struct speaker {
+	/* First member: the informers hand the speaker to the Service decoder
+	 * as its struct obj_decode_ctx. */
+	struct obj_decode_ctx dctx;
+	struct speaker_opts o;
+	struct loop *loop;
+	struct metrics *metrics;
+	struct kube_client *client;
+	struct kube_event_recorder *events;
+	struct informer *inf[INF_MAX];
+	struct iface_monitor *ifaces;
+	struct l2 *l2;
+	struct heartbeat *hb;
+	struct heartbeat_key key;
+	struct sockaddr_storage hb_addr;
+	socklen_t hb_addr_len;
+	char hb_addr_str[IP_STRLEN + 8];
+	struct loop_timer *reconcile_timer, *resync_timer, *lease_timer;
+	bool synced, applied, first_done, lease_exists;
+	struct reconcile_result last; /* svc NULL, owner into info, no ifnames */
+	struct last_info *info;
+	uint64_t owned_since_start;
+	struct hold holds[MAX_HOLDS];
+	size_t n_holds;
+	struct conflict_rec conflicts[MAX_CONFLICTS];
+	size_t n_conflicts;
+	/* scratch arrays of the caches, rebuilt for each reconcile */
+	const void **arr[INF_MAX];
+	size_t n_arr[INF_MAX];
+	/* metrics */
+	struct metric *m_owned, *m_announce, *m_arp, *m_ns, *m_hb_sent, *m_hb_recv, *m_hb_rej,
+		*m_peers, *m_conflicts, *m_failovers;
+	uint64_t failovers, conflict_count, stepdowns, defences;
+	uint64_t last_defend_us;
+	struct metric *m_stepdowns, *m_defences;
+	struct log_ratelimit rl_decode;
+};
+
+static void schedule(struct speaker *s)
+{
+	if (s->synced && s->reconcile_timer && !loop_timer_armed(s->reconcile_timer))
+		loop_timer_arm(s->reconcile_timer, 0);
+}
+
+/* ---- liveness ---- */
+
+static const struct obj_lease *lease_of(struct speaker *s, const char *node)
+{
+	const struct obj_lease *found = NULL;
+
+	for (size_t i = 0; i < s->n_arr[INF_LEASE]; i++) {
+		const struct obj_lease *l = s->arr[INF_LEASE][i];
+
+		if (strcmp(l->holder, node) == 0)
+			found = l;
+	}
+	return found;
+}
+
+static bool lease_fresh(const struct obj_lease *l)
+{
+	return l && l->renew_wall_us + (uint64_t)l->duration_s * 1000000 > loop_wall_us();
+}
+
+/* A peer is alive by heartbeat; DEAD by heartbeat is dead whatever the
+ * Lease says; never heard yet: its Lease decides (the slow fallback, and
+ * what keeps a starting speaker from grabbing every address). */
+static bool peer_alive(void *ud, const char *node)
+{
+	struct speaker *s = ud;
+	enum heartbeat_liveness lv;
+
+	if (strcmp(node, s->o.node_name) == 0)
+		return true;
+	lv = s->hb ? heartbeat_liveness(s->hb, node) : HEARTBEAT_PEER_UNKNOWN;
+	if (lv == HEARTBEAT_PEER_ALIVE)
+		return true;
+	if (lv == HEARTBEAT_PEER_DEAD)
+		return false;
+	return lease_fresh(lease_of(s, node));
+}
+
+/* ---- reconcile ---- */
+
+static int collect(const char *key, void *item, void *ud)
+{
+	struct speaker *s = ((void **)ud)[0];
+	size_t k = (size_t)((void **)ud)[1];
+
+	(void)key;
+	s->arr[k][s->n_arr[k]++] = item;
+	return 0;
+}
+
+static int collect_all(struct speaker *s)
+{
+	for (size_t k = 0; k < INF_MAX; k++) {
+		size_t n = informer_count(s->inf[k]);
+		const void **a = realloc(s->arr[k], (n ? n : 1) * sizeof(*a));
+		void *ud[2] = { s, (void *)k };
+
+		if (!a)
+			return -ENOMEM;
+		s->arr[k] = a;
+		s->n_arr[k] = 0;
+		if (k == INF_SLICE)
+			continue; /* read through the index */
+		informer_foreach(s->inf[k], collect, ud);
+	}
+	return 0;
+}
+
+struct slice_walk {
+	void (*fn)(const struct obj_slice *sl, void *arg);
+	void *arg;
+};
+
+static int slice_each(const char *key, void *item, void *ud)
+{
+	struct slice_walk *w = ud;
+
+	(void)key;
+	w->fn(item, w->arg);
+	return 0;
+}
+
+static void foreach_slice(void *ud, const char *ns, const char *name,
+			  void (*fn)(const struct obj_slice *sl, void *arg), void *arg)
+{
+	struct speaker *s = ud;
+	struct slice_walk w = { fn, arg };
+	char key[512];
+
+	snprintf(key, sizeof(key), "%s/%s", ns, name);
+	informer_index_foreach(s->inf[INF_SLICE], "svc", key, slice_each, &w);
+}
+
+static bool iface_ok(void *ud, const char *ifname)
+{
+	struct speaker *s = ud;
+	const struct iface_link *links;
+	size_t n = iface_monitor_links(s->ifaces, &links);
+
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(links[i].name, ifname) == 0)
+			return iface_usable(&links[i]) == IFACE_USABLE;
+	return false;
+}
+
+/* Some speaker announced a already, as far as this node knows: it had an
+ * owner in the previous pass (then the new owner takes over without
+ * probing, which would only delay failover), or, on the first pass, other
+ * speakers are alive (they may be announcing it). */
+static bool announced(void *ud, const struct ip_addr *a)
+{
+	struct speaker *s = ud;
+	const struct reconcile_addr *prev;
+
+	if (!s->first_done) {
+		for (size_t i = 0; i < s->n_arr[INF_LEASE]; i++) {
+			const struct obj_lease *l = s->arr[INF_LEASE][i];
+
+			if (strcmp(l->holder, s->o.node_name) && peer_alive(s, l->holder))
+				return true;
+		}
+		return false;
+	}
+	prev = reconcile_find(&s->last, a);
+	return prev && prev->owner;
+}
+
+static bool held_down(struct speaker *s, const struct ip_addr *a, uint64_t now)
+{
+	for (size_t i = 0; i < s->n_holds; i++)
+		if (ip_equal(&s->holds[i].addr, a) && s->holds[i].until_us > now)
+			return true;
+	return false;
+}
+
+static void holds_expire(struct speaker *s, uint64_t now)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < s->n_holds; i++)
+		if (s->holds[i].until_us > now)
+			s->holds[k++] = s->holds[i];
+	s->n_holds = k;
+}
+
+static void service_key(const struct obj_service *svc, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", svc->ns, svc->name);
+}
+
+static void info_free(struct last_info *info, size_t n)
+{
+	for (size_t i = 0; info && i < n; i++) {
+		free(info[i].ns);
+		free(info[i].name);
+		free(info[i].uid);
+		free(info[i].owner);
+	}
+	free(info);
+}
+
+/* Makes res self-contained (see struct last_info). -ENOMEM: res untouched. */
+static int info_take(struct reconcile_result *res, struct last_info **ret)
+{
+	struct last_info *info = calloc(res->n ? res->n : 1, sizeof(*info));
+	size_t i;
+
+	if (!info)
+		return -ENOMEM;
+	for (i = 0; i < res->n; i++) {
+		const struct reconcile_addr *ra = &res->addrs[i];
+
+		info[i].ns = strdup(ra->svc->ns);
+		info[i].name = strdup(ra->svc->name);
+		info[i].uid = strdup(ra->svc->uid);
+		info[i].owner = ra->owner ? strdup(ra->owner) : NULL;
+		if (!info[i].ns || !info[i].name || !info[i].uid || (ra->owner && !info[i].owner)) {
+			info_free(info, i + 1);
+			return -ENOMEM;
+		}
+	}
+	for (i = 0; i < res->n; i++) {
+		res->addrs[i].svc = NULL;
+		res->addrs[i].owner = info[i].owner;
+		res->addrs[i].n_ifnames = 0;
+		memset(res->addrs[i].ifnames, 0, sizeof(res->addrs[i].ifnames));
+	}
+	*ret = info;
+	return 0;
+}
+
+static const struct last_info *last_info_of(struct speaker *s, const struct ip_addr *a)
+{
+	const struct reconcile_addr *ra = reconcile_find(&s->last, a);
+
+	return ra ? &s->info[ra - s->last.addrs] : NULL;
+}
+
+static void leases_refresh(struct speaker *s)
+{
+	size_t n = informer_count(s->inf[INF_LEASE]);
+	const void **a = realloc(s->arr[INF_LEASE], (n ? n : 1) * sizeof(*a));
+	void *ud[2] = { s, (void *)(size_t)INF_LEASE };
+
+	if (!a) {
+		s->n_arr[INF_LEASE] = 0;
+		return;
+	}
+	s->arr[INF_LEASE] = a;
+	s->n_arr[INF_LEASE] = 0;
+	informer_foreach(s->inf[INF_LEASE], collect, ud);
+}
+
+static void do_reconcile(struct speaker *s)
+{
+	struct reconcile_input in = {
+		.self = s->o.node_name,
+		.ignore_exclude_lb = s->o.ignore_exclude_lb,
+		.foreach_slice = foreach_slice,
+		.alive = peer_alive,
+		.iface_ok = iface_ok,
+		.announced = announced,
+		.ud = s,
+	};
+	struct reconcile_result res;
+	struct l2_claim *claims;
+	struct ip_addr *owned;
+	uint64_t now = loop_now_us();
+	size_t i, n = 0;
+	int r;
+
+	if (collect_all(s) < 0) {
+		log_error("reconcile", "out of memory");
+		return;
+	}
+	in.services = (const struct obj_service *const *)s->arr[INF_SVC];
+	in.n_services = s->n_arr[INF_SVC];
+	in.nodes = (const struct obj_node *const *)s->arr[INF_NODE];
+	in.n_nodes = s->n_arr[INF_NODE];
+	in.pools = (const struct obj_pool *const *)s->arr[INF_POOL];
+	in.n_pools = s->n_arr[INF_POOL];
+	in.adverts = (const struct obj_l2adv *const *)s->arr[INF_ADV];
+	in.n_adverts = s->n_arr[INF_ADV];
+	r = reconcile_run(&in, &res);
+	if (r < 0) {
+		log_error("reconcile", "out of memory", LF_ERR(r));
+		return;
+	}
+	holds_expire(s, now);
+	claims = calloc(res.n_owned ? res.n_owned : 1, sizeof(*claims));
+	owned = calloc(res.n_owned ? res.n_owned : 1, sizeof(*owned));
+	if (!claims || !owned) {
+		free(claims);
+		free(owned);
+		reconcile_result_clear(&res);
+		return;
+	}
+	for (i = 0; i < res.n; i++) {
+		const struct reconcile_addr *ra = &res.addrs[i];
+		const struct reconcile_addr *prev = reconcile_find(&s->last, &ra->addr);
+		char ip[IP_STRLEN], svc[300];
+
+		if (ra->role != RECONCILE_OWNER || held_down(s, &ra->addr, now))
+			continue;
+		claims[n] = (struct l2_claim){ .addr = ra->addr,
+					       .probe = ra->probe,
+					       .ifnames = ra->ifnames,
+					       .n_ifnames = ra->n_ifnames };
+		owned[n++] = ra->addr;
+		if (!prev || prev->role != RECONCILE_OWNER) {
+			ip_format(&ra->addr, ip, sizeof(ip));
+			service_key(ra->svc, svc, sizeof(svc));
+			if (prev && prev->owner && strcmp(prev->owner, s->o.node_name) != 0) {
+				s->failovers++;
+				log_info("l2", "taking over address", LF_STR("ip", ip),
+					 LF_STR("service", svc), LF_STR("from", prev->owner));
+			} else {
+				log_info("l2", "claiming address", LF_STR("ip", ip),
+					 LF_STR("service", svc), LF_INT("probe", ra->probe));
+			}
+		}
+	}
+	for (i = 0; i < s->last.n; i++) {
+		const struct reconcile_addr *pa = &s->last.addrs[i];
+		const struct reconcile_addr *now_a = reconcile_find(&res, &pa->addr);
+		char ip[IP_STRLEN];
+
+		if (pa->role == RECONCILE_OWNER && (!now_a || now_a->role != RECONCILE_OWNER)) {
+			ip_format(&pa->addr, ip, sizeof(ip));
+			log_info("l2", "releasing address", LF_STR("ip", ip),
+				 LF_STR("owner", now_a && now_a->owner ? now_a->owner : "-"));
+		}
+	}
+	r = l2_set_claims(s->l2, claims, n);
+	if (r < 0)
+		log_error("l2", "cannot apply claims", LF_ERR(r));
+	if (s->hb)
+		heartbeat_set_owned(s->hb, owned, n); /* res is sorted, so owned is too */
+	free(claims);
+	free(owned);
+	{
+		struct last_info *info;
+
+		if (info_take(&res, &info) < 0) {
+			log_error("reconcile", "out of memory");
+			reconcile_result_clear(&res);
+			return;
+		}
+		info_free(s->info, s->last.n);
+		reconcile_result_clear(&s->last);
+		s->last = res;
+		s->info = info;
+	}
+	s->first_done = true;
+	if (r == 0 && !s->applied) {
+		s->applied = true;
+		/* The initial lists parsed megabytes of JSON that the informers
+		 * dropped at once; give the freed heap back to the system. */
+		malloc_trim(0);
+		log_info("main", "first reconcile applied", LF_UINT("addresses", res.n),
+			 LF_UINT("owned", n));
+	}
+}
+
+static void on_reconcile_timer(struct loop_timer *t, void *ud)
+{
+	(void)t;
+	do_reconcile(ud);
+}
+
+static void on_resync_timer(struct loop_timer *t, void *ud)
+{
+	struct speaker *s = ud;
+
+	loop_timer_arm(t, RESYNC_US);
+	schedule(s);
+}
+
+/* ---- the heartbeat mesh ---- */
+
+static void on_liveness(void *ud, const char *peer, enum heartbeat_liveness now)
+{
+	struct speaker *s = ud;
+
+	log_info("heartbeat", "peer liveness changed", LF_STR("peer", peer),
+		 LF_STR("now", heartbeat_liveness_str(now)));
+	if (s->first_done)
+		do_reconcile(s); /* at once: failover time is what this is about */
+}
+
+static void update_peers(struct speaker *s)
+{
+	struct heartbeat_peer_addr *p;
+	size_t n = 0, cnt = informer_count(s->inf[INF_LEASE]);
+
+	if (!s->hb || collect_all(s) < 0)
+		return;
+	p = calloc(cnt ? cnt : 1, sizeof(*p));
+	if (!p)
+		return;
+	for (size_t i = 0; i < s->n_arr[INF_LEASE]; i++) {
+		const struct obj_lease *l = s->arr[INF_LEASE][i];
+
+		if (!l->has_hb || strcmp(l->holder, s->o.node_name) == 0)
+			continue;
+		p[n].name = l->holder;
+		p[n].addr = l->hb;
+		p[n].addr_len = l->hb_len;
+		n++;
+	}
+	if (heartbeat_set_peers(s->hb, p, n) < 0)
+		log_error("heartbeat", "cannot update peers");
+	free(p);
+}
+
+/* The heartbeat address when --heartbeat-addr is not given: the Node's
+ * InternalIP, else the first global address of the interface holding the
+ * default route, else the first global IPv4 address of an up interface. */
+static int default_route_ifname(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/net/route", "re");
+	char line[256], ifn[IF_NAMESIZE + 1];
+	unsigned long dst;
+	int found = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%16s %lx", ifn, &dst) == 2 && dst == 0) {
+			snprintf(buf, len, "%s", ifn);
+			found = 0;
+			break;
+		}
+	fclose(f);
+	return found;
+}
+
+static int pick_hb_addr(struct speaker *s)
+{
+	const struct obj_node *self = informer_get(s->inf[INF_NODE], NULL, s->o.node_name);
+	struct ifaddrs *ifa, *i;
+	char defif[IF_NAMESIZE + 1] = "";
+	struct ip_addr a;
+	bool have = false;
+
+	if (s->o.hb_addr)
+		return obj_parse_hostport(s->o.hb_addr, HB_DEFAULT_PORT, &s->hb_addr,
+					  &s->hb_addr_len);
+	if (self && self->has_addr) {
+		a = self->addr;
+		have = true;
+	}
+	if (!have && getifaddrs(&ifa) == 0) {
+		default_route_ifname(defif, sizeof(defif));
+		for (int pass = 0; pass < 2 && !have; pass++)
+			for (i = ifa; i && !have; i = i->ifa_next) {
+				if (!i->ifa_addr || !(i->ifa_flags & IFF_UP) ||
+				    (i->ifa_flags & IFF_LOOPBACK))
+					continue;
+				if (pass == 0 && strcmp(i->ifa_name, defif) != 0)
+					continue;
+				if (i->ifa_addr->sa_family == AF_INET) {
+					ip_from_bytes(
+						AF_INET,
+						&((struct sockaddr_in *)i->ifa_addr)->sin_addr, 4,
+						&a);
+					have = true;
+				} else if (pass == 0 && i->ifa_addr->sa_family == AF_INET6) {
+					const struct in6_addr *x =
+						&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+
+					if (IN6_IS_ADDR_LINKLOCAL(x))
+						continue;
+					ip_from_bytes(AF_INET6, x, 16, &a);
+					have = true;
+				}
+			}
+		freeifaddrs(ifa);
+	}
+	if (!have)
+		return -EADDRNOTAVAIL;
+	{
+		char txt[IP_STRLEN + 8], ip[IP_STRLEN];
+
+		ip_format(&a, ip, sizeof(ip));
+		snprintf(txt, sizeof(txt), a.family == AF_INET6 ? "[%s]" : "%s", ip);
+		return obj_parse_hostport(txt, HB_DEFAULT_PORT, &s->hb_addr, &s->hb_addr_len);
+	}
+}
+
+static void format_sockaddr(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
+		snprintf(buf, len, "%s:%u", ip, ntohs(sin->sin_port));
+	} else {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof(ip));
+		snprintf(buf, len, "[%s]:%u", ip, ntohs(sin6->sin6_port));
+	}
+}
+
+static int start_heartbeat(struct speaker *s)
+{
+	struct heartbeat_cfg cfg = {
+		.node = s->o.node_name,
+		.key = &s->key,
+		.interval_us = s->o.hb_interval_us,
+		.misses = s->o.hb_misses,
+	};
+	int r = pick_hb_addr(s);
+
+	if (r < 0) {
+		log_error("heartbeat", "no heartbeat address: set --heartbeat-addr", LF_ERR(r));
+		return r;
+	}
+	format_sockaddr(&s->hb_addr, s->hb_addr_str, sizeof(s->hb_addr_str));
+	cfg.listen = s->hb_addr;
+	cfg.listen_len = s->hb_addr_len;
+	s->hb = heartbeat_new(s->loop, &cfg, on_liveness, s, &r);
+	if (!s->hb) {
+		log_error("heartbeat", "cannot start the heartbeat mesh",
+			  LF_STR("addr", s->hb_addr_str), LF_ERR(r));
+		return r;
+	}
+	log_info("heartbeat", "listening", LF_STR("addr", s->hb_addr_str));
+	update_peers(s);
+	return 0;
+}
+
+/* ---- our own Lease ---- */
+
+static json_t *lease_annotation(struct speaker *s)
+{
+	const struct iface_link *links;
+	size_t n = iface_monitor_links(s->ifaces, &links);
+	json_t *macs = json_array(), *ann; /* new */
+	char *txt;
+
+	for (size_t i = 0; i < n && json_array_size(macs) < OBJ_MAX_MACS; i++) {
+		char m[18];
+
+		if (iface_usable(&links[i]) != IFACE_USABLE)
+			continue;
+		snprintf(m, sizeof(m), "%02x:%02x:%02x:%02x:%02x:%02x", links[i].mac[0],
+			 links[i].mac[1], links[i].mac[2], links[i].mac[3], links[i].mac[4],
+			 links[i].mac[5]);
+		json_array_append_new(macs, json_string(m));
+	}
+	ann = json_pack("{s:s, s:o}", "heartbeat", s->hb_addr_str, "macs", macs); /* steals macs */
+	txt = ann ? json_dumps(ann, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(ann);
+	ann = txt ? json_string(txt) : NULL;
+	free(txt);
+	return ann;
+}
+
+static void now_microtime(char *buf, size_t len)
+{
+	uint64_t us = loop_wall_us();
+	time_t t = (time_t)(us / 1000000);
+	struct tm tm;
+
+	char sec[32];
+
+	gmtime_r(&t, &tm);
+	strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%.20s.%06uZ", sec, (unsigned)(us % 1000000));
+}
+
+static void lease_send(struct speaker *s);
+
+static void on_lease_done(const struct kube_result *res, void *ud)
+{
+	struct speaker *s = ud;
+
+	if (res->err == -ENOENT && s->lease_exists) {
+		s->lease_exists = false;
+		lease_send(s);
+		return;
+	}
+	if (res->err < 0 && res->err != -EEXIST) {
+		log_warn("lease", "cannot renew this speaker's Lease", LF_STR("verb", res->verb),
+			 LF_INT("code", res->code), LF_STR("message", res->message),
+			 LF_ERR(res->err));
+		s->lease_exists = false;
+		return;
+	}
+	s->lease_exists = true;
+}
+
+static void lease_send(struct speaker *s)
+{
+	char name[300], now[64];
+	json_t *obj, *ann = lease_annotation(s); /* new */
+	int r;
+
+	if (!ann)
+		return;
+	snprintf(name, sizeof(name), OBJ_SPEAKER_LEASE_PREFIX "%s", s->o.node_name);
+	now_microtime(now, sizeof(now));
+	obj = json_pack("{s:{s:s, s:s, s:{s:s}, s:{s:o}}, s:{s:s, s:i, s:s}}", "metadata", "name",
+			name, "namespace", s->o.common.namespace, "labels",
+			OBJ_SPEAKER_COMPONENT_LABEL, "speaker", "annotations",
+			OBJ_SPEAKER_ANNOTATION, ann, "spec", "holderIdentity", s->o.node_name,
+			"leaseDurationSeconds", LEASE_DURATION_S, "renewTime", now); /* new */
+	if (!obj)
+		return;
+	if (s->lease_exists)
+		r = kube_patch(s->client, &KUBE_LEASES, s->o.common.namespace, name, NULL, obj,
+			       NULL, on_lease_done, s, NULL);
+	else
+		r = kube_create(s->client, &KUBE_LEASES, s->o.common.namespace, obj, on_lease_done,
+				s, NULL);
+	if (r < 0)
+		log_warn("lease", "cannot send the Lease", LF_ERR(r));
+	/* After a create that found it existing, the next tick patches. */
+	if (!s->lease_exists)
+		s->lease_exists = true;
+	json_decref(obj);
+}
+
+static void on_lease_timer(struct loop_timer *t, void *ud)
+{
+	struct speaker *s = ud;
+
+	loop_timer_arm(t, LEASE_RENEW_US);
+	if (s->hb)
+		lease_send(s);
+}
+
+/* ---- L2 callbacks ---- */
+
+static void on_holder_seen(void *ud, const struct ip_addr *a, const uint8_t mac[6], int ifindex)
+{
+	struct speaker *s = ud;
+	char ip[IP_STRLEN];
+
+	ip_format(a, ip, sizeof(ip));
+	leases_refresh(s);
+	for (size_t i = 0; i < s->n_arr[INF_LEASE]; i++) {
+		const struct obj_lease *l = s->arr[INF_LEASE][i];
+
+		for (size_t k = 0; k < l->n_macs; k++) {
+			if (memcmp(l->macs[k], mac, 6) != 0 ||
+			    strcmp(l->holder, s->o.node_name) == 0)
+				continue;
+			if (election_outranks(a, l->holder, s->o.node_name)) {
+				uint64_t hold = s->o.announce.refresh_us
+							? 3 * s->o.announce.refresh_us
+							: STEP_DOWN_HOLD_US;
+				size_t h;
+
+				log_warn("l2",
+					 "another speaker announces this address and outranks us: "
+					 "stepping down",
+					 LF_STR("ip", ip), LF_STR("peer", l->holder),
+					 LF_UINT("hold_ms", hold / 1000));
+				s->stepdowns++;
+				/* Further claims by the peer extend the hold. */
+				for (h = 0; h < s->n_holds; h++)
+					if (ip_equal(&s->holds[h].addr, a))
+						break;
+				if (h == s->n_holds && s->n_holds < MAX_HOLDS)
+					s->n_holds++;
+				if (h < MAX_HOLDS)
+					s->holds[h] =
+						(struct hold){ .addr = *a,
+							       .until_us = loop_now_us() + hold };
+				schedule(s);
+			} else if (loop_now_us() - s->last_defend_us >= DEFEND_MIN_US) {
+				log_info("l2",
+					 "a lower-ranked speaker announces this address; defending "
+					 "it",
+					 LF_STR("ip", ip), LF_STR("peer", l->holder));
+				s->last_defend_us = loop_now_us();
+				s->defences++;
+				l2_links_changed(s->l2, &ifindex, 1); /* one announcement burst */
+			}
+			return;
+		}
+	}
+	l2_foreign_holder(s->l2, a, mac);
+}
+
+static void on_conflict(void *ud, const struct ip_addr *a, const uint8_t mac[6])
+{
+	struct speaker *s = ud;
+	const struct last_info *svc = last_info_of(s, a);
+	char ip[IP_STRLEN], m[18], key[300] = "-";
+	size_t i;
+
+	ip_format(a, ip, sizeof(ip));
+	snprintf(m, sizeof(m), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+		 mac[4], mac[5]);
+	s->conflict_count++;
+	for (i = 0; i < s->n_conflicts; i++)
+		if (ip_equal(&s->conflicts[i].addr, a))
+			break;
+	if (i == s->n_conflicts && s->n_conflicts < MAX_CONFLICTS)
+		s->n_conflicts++;
+	if (i < MAX_CONFLICTS) {
+		s->conflicts[i].addr = *a;
+		memcpy(s->conflicts[i].mac, mac, 6);
+	}
+	if (svc)
+		snprintf(key, sizeof(key), "%s/%s", svc->ns, svc->name);
+	log_warn("l2", "address conflict: another host holds this address", LF_STR("ip", ip),
+		 LF_STR("mac", m), LF_STR("service", key),
+		 LF_STR("policy", s->o.announce.on_conflict == ANNOUNCE_ON_CONFLICT_WITHDRAW
+					  ? "withdraw"
+					  : "announce"));
+	if (svc && s->events) {
+		struct kube_object_ref ref = { .api_version = "v1",
+					       .kind = "Service",
+					       .ns = svc->ns,
+					       .name = svc->name,
+					       .uid = svc->uid };
+
+		kube_event_recordf(s->events, &ref, KUBE_EVENT_WARNING, "IPConflict",
+				   "address %s is also held by %s on the network (node %s %s)", ip,
+				   m, s->o.node_name,
+				   s->o.announce.on_conflict == ANNOUNCE_ON_CONFLICT_WITHDRAW
+					   ? "withdrew it"
+					   : "keeps announcing it");
+	}
+}
+
+static void on_links(void *ud, const int *came_up, size_t n)
+{
+	struct speaker *s = ud;
+
+	if (s->l2)
+		l2_links_changed(s->l2, came_up, n);
+	schedule(s);
+}
+
+/* ---- informers ---- */
+
+static void inf_add(struct informer *inf, const char *key, void *item, void *ud)
+{
+	(void)inf;
+	(void)key;
+	(void)item;
+	schedule(ud);
+}
+
+static void inf_update(struct informer *inf, const char *key, void *o, void *n, void *ud)
+{
+	(void)o;
+	inf_add(inf, key, n, ud);
+}
+
+static void inf_delete(struct informer *inf, const char *key, void *o, void *ud)
+{
+	inf_add(inf, key, o, ud);
+}
+
+static void lease_changed(struct informer *inf, const char *key, void *item, void *ud)
+{
+	(void)inf;
+	(void)key;
+	(void)item;
+	update_peers(ud);
+	schedule(ud);
+}
+
+static void lease_updated(struct informer *inf, const char *key, void *o, void *n, void *ud)
+{
+	(void)o;
+	lease_changed(inf, key, n, ud);
+}
+
+static void lease_deleted(struct informer *inf, const char *key, void *o, void *ud)
+{
+	lease_changed(inf, key, o, ud);
+}
+
+static void inf_synced(struct informer *inf, void *ud)
+{
+	struct speaker *s = ud;
+
+	(void)inf;
+	for (size_t k = 0; k < INF_MAX; k++)
+		if (!informer_synced(s->inf[k]))
+			return;
+	if (s->synced)
+		return;
+	log_info("main", "caches synced");
+	if (!s->hb && start_heartbeat(s) < 0) {
+		loop_quit(s->loop, 1);
+		return;
+	}
+	s->synced = true;
+	lease_send(s);
+	loop_timer_arm(s->lease_timer, LEASE_RENEW_US);
+	loop_timer_arm(s->resync_timer, RESYNC_US);
+	/* Speakers that start together do not see each other's Leases yet:
+	 * claiming now would make every one of them announce everything for
+	 * a moment. Wait until their Leases and first heartbeats are in. */
+	{
+		uint64_t grace = (uint64_t)(s->o.hb_misses + 2) * s->o.hb_interval_us;
+
+		loop_timer_arm(s->reconcile_timer,
+			       grace > STARTUP_GRACE_US ? grace : STARTUP_GRACE_US);
+	}
+}
+
+static void inf_error(struct informer *inf, const struct informer_error *e, void *ud)
+{
+	struct speaker *s = ud;
+	unsigned sup = 0;
+
+	(void)inf;
+	if (e->kind == INFORMER_ERR_DECODE) {
+		if (log_ratelimit_ok(&s->rl_decode, loop_now_us(), &sup))
+			log_warn("informer", "object ignored: cannot decode it",
+				 LF_STR("resource", e->resource), LF_STR("key", e->key),
+				 LF_STR("why", e->message), LF_UINT("suppressed", sup));
+		return;
+	}
+	if (e->kind == INFORMER_ERR_EXPIRED)
+		return;
+	log_warn("informer", "list/watch failed", LF_STR("resource", e->resource),
+		 LF_INT("code", e->code), LF_STR("message", e->message), LF_ERR(e->err),
+		 LF_UINT("retry_in_ms", e->retry_in_us / 1000));
+}
+
+static void slice_index(const char *key, const void *item, struct informer_emitter *emit, void *ud)
+{
+	const struct obj_slice *sl = item;
+	char v[512];
+
+	(void)key;
+	(void)ud;
+	snprintf(v, sizeof(v), "%s/%s", sl->ns, sl->service);
+	informer_index_emit(emit, v);
+}
+
+static int start_informers(struct speaker *s)
+{
+	static const struct {
+		const struct kube_resource *res;
+		informer_decode_fn decode;
+		informer_free_fn free_item;
+		bool ours; /* in ironlb's namespace */
+	} kinds[INF_MAX] = {
+		[INF_SVC] = { &KUBE_SERVICES, obj_service_decode, obj_service_free, false },
+		[INF_SLICE] = { &KUBE_ENDPOINTSLICES, obj_slice_decode, obj_slice_free, false },
+		[INF_NODE] = { &KUBE_NODES, obj_node_decode, obj_node_free, false },
+		[INF_POOL] = { &KUBE_IPADDRESSPOOLS, obj_pool_decode, obj_pool_free, true },
+		[INF_ADV] = { &KUBE_L2ADVERTISEMENTS, obj_l2adv_decode, obj_l2adv_free, true },
+		[INF_LEASE] = { &KUBE_LEASES, obj_lease_decode, obj_lease_free, true },
+	};
+
+	for (size_t k = 0; k < INF_MAX; k++) {
+		struct informer_opts io = {
+			.res = kinds[k].res,
+			.ns = kinds[k].ours ? s->o.common.namespace : NULL,
+			.decode = kinds[k].decode,
+			.free_item = kinds[k].free_item,
+			.on_add = k == INF_LEASE ? lease_changed : inf_add,
+			.on_update = k == INF_LEASE ? lease_updated : inf_update,
+			.on_delete = k == INF_LEASE ? lease_deleted : inf_delete,
+			.on_synced = inf_synced,
+			.on_error = inf_error,
+			.userdata = s,
+		};
+
+		s->inf[k] = informer_new(s->client, s->loop, &io);
+		if (!s->inf[k])
+			return -ENOMEM;
+	}
+	if (informer_add_index(s->inf[INF_SLICE], "svc", slice_index, s) < 0)
+		return -ENOMEM;
+	for (size_t k = 0; k < INF_MAX; k++) {
+		int r = informer_start(s->inf[k]);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* ---- metrics ---- */
+
+static void collect_metrics(struct metrics *reg, void *ud)
+{
+	struct speaker *s = ud;
+	const struct l2_stats *ls = l2_stats(s->l2);
+	size_t alive = 0;
+
+	(void)reg;
+	metric_set(s->m_owned, (double)l2_claim_count(s->l2));
+	metric_set(s->m_announce, (double)ls->announcements_sent);
+	metric_set(s->m_arp, (double)ls->arp_answered);
+	metric_set(s->m_ns, (double)ls->ns_answered);
+	metric_set(s->m_conflicts, (double)s->conflict_count);
+	metric_set(s->m_failovers, (double)s->failovers);
+	metric_set(s->m_stepdowns, (double)s->stepdowns);
+	metric_set(s->m_defences, (double)s->defences);
+	if (s->hb) {
+		const struct heartbeat_stats *hs = heartbeat_stats(s->hb);
+
+		metric_set(s->m_hb_sent, (double)hs->sent);
+		metric_set(s->m_hb_recv, (double)hs->received);
+		for (int r = 1; r < HEARTBEAT_RESULT_MAX; r++)
+			metric_set(s->m_hb_rej, (double)hs->rejected.n[r],
+				   heartbeat_result_str((enum heartbeat_result)r));
+		metric_set(s->m_hb_rej, (double)hs->unknown_peer, "unknown_peer");
+		for (size_t i = 0; i < heartbeat_peer_count(s->hb); i++) {
+			const struct heartbeat_peer *st;
+			const struct sockaddr_storage *a;
+
+			heartbeat_peer_name(s->hb, i, &st, &a);
+			if (st && st->liveness == HEARTBEAT_PEER_ALIVE)
+				alive++;
+		}
+	}
+	metric_set(s->m_peers, (double)alive);
+}
+
+static int setup_metrics(struct speaker *s)
+{
+	struct metrics *m = s->metrics;
+
+	s->m_owned = metrics_gauge(m, "ironlb_l2_addresses_owned",
+				   "Addresses this node claims in L2 mode.", NULL);
+	s->m_announce = metrics_counter(m, "ironlb_l2_announcements_sent_total",
+					"Gratuitous ARPs and unsolicited NAs sent.", NULL);
+	s->m_arp =
+		metrics_counter(m, "ironlb_l2_arp_answered_total", "ARP requests answered.", NULL);
+	s->m_ns = metrics_counter(m, "ironlb_l2_ns_answered_total",
+				  "Neighbor Solicitations answered.", NULL);
+	s->m_hb_sent = metrics_counter(m, "ironlb_heartbeats_sent_total", "Heartbeats sent.", NULL);
+	s->m_hb_recv = metrics_counter(m, "ironlb_heartbeats_received_total",
+				       "Heartbeats accepted.", NULL);
+	s->m_hb_rej = metrics_counter(m, "ironlb_heartbeats_rejected_total",
+				      "Heartbeats rejected, by reason.", "reason");
+	s->m_peers =
+		metrics_gauge(m, "ironlb_peers_alive", "Peer speakers alive by heartbeat.", NULL);
+	s->m_conflicts = metrics_counter(m, "ironlb_l2_conflicts_total",
+					 "Foreign hosts found holding a claimed address.", NULL);
+	s->m_stepdowns = metrics_counter(
+		m, "ironlb_l2_stepdowns_total",
+		"Claims yielded to a higher-ranked speaker heard on the wire.", NULL);
+	s->m_defences = metrics_counter(m, "ironlb_l2_defences_total",
+					"Announcements sent to defend an address against a "
+					"lower-ranked speaker.",
+					NULL);
+	s->m_failovers = metrics_counter(m, "ironlb_l2_failovers_total",
+					 "Addresses this node took over from another owner.", NULL);
+	if (!s->m_owned || !s->m_announce || !s->m_arp || !s->m_ns || !s->m_hb_sent ||
+	    !s->m_hb_recv || !s->m_hb_rej || !s->m_peers || !s->m_conflicts || !s->m_failovers ||
+	    !s->m_stepdowns || !s->m_defences)
+		return -ENOMEM;
+	return metrics_add_collector(m, collect_metrics, s);
+}
+
+/* ---- life cycle ---- */
+
+static int read_key(struct speaker *s)
+{
+	uint8_t buf[4096];
+	const char *why = NULL;
+	ssize_t n;
+	int fd = open(s->o.hb_key_file, O_RDONLY | O_CLOEXEC), r;
+
+	if (fd == -1) {
+		r = -errno;
+		log_error("main", "cannot read the heartbeat key file",
+			  LF_STR("path", s->o.hb_key_file), LF_ERR(r));
+		return r;
+	}
+	n = read(fd, buf, sizeof(buf));
+	r = n < 0 ? -errno : 0;
+	close(fd);
+	if (r == 0)
+		r = heartbeat_key_parse(buf, (size_t)n, &s->key, &why);
+	memset(buf, 0, sizeof(buf));
+	if (r < 0)
+		log_error("main", "bad heartbeat key file", LF_STR("path", s->o.hb_key_file),
+			  LF_STR("why", why ? why : ""), LF_ERR(r));
+	return r;
+}
+
+static void on_event_error(const struct kube_event_error *e, void *ud)
+{
+	(void)ud;
+	log_warn("events", "cannot record an Event", LF_STR("object", e->object),
+		 LF_STR("reason", e->reason), LF_INT("code", e->code),
+		 LF_STR("message", e->message), LF_ERR(e->err));
+}
+
+struct speaker *speaker_new(struct loop *l, struct metrics *m, const struct speaker_opts *o)
+{
+	struct speaker *s = calloc(1, sizeof(*s));
+	struct kube_config *cfg = NULL;
+	struct kube_client_opts co = { 0 };
+	struct kube_event_opts eo = { .component = "ironlb-speaker", .on_error = on_event_error };
+	char err[512];
+	int r;
+
+	if (!s)
+		return NULL;
+	s->o = *o;
+	s->loop = l;
+	s->metrics = m;
+	s->rl_decode = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000000, 10);
+	s->dctx.lb_class = o->lb_class;
+	if (read_key(s) < 0)
+		goto fail;
+	r = kube_config_load(o->common.kubeconfig, &cfg, err, sizeof(err));
+	if (r < 0) {
+		log_error("main", "cannot load the Kubernetes client configuration",
+			  LF_STR("why", err), LF_ERR(r));
+		goto fail;
+	}
+	co.metrics = m;
+	s->client = kube_client_new(l, cfg, &co);
+	kube_config_free(cfg);
+	if (!s->client) {
+		log_error("main", "cannot create the Kubernetes client", LF_ERR(-errno));
+		goto fail;
+	}
+	eo.host = o->node_name;
+	s->events = kube_event_recorder_new(s->client, l, &eo);
+	s->ifaces = iface_monitor_new(l, on_links, s, &r);
+	if (!s->ifaces) {
+		log_error("main", "cannot watch network interfaces", LF_ERR(r));
+		goto fail;
+	}
+	s->l2 = l2_new(
+		l, s->ifaces, &o->announce,
+		&(struct l2_callbacks){ .holder_seen = on_holder_seen, .conflict = on_conflict },
+		s);
+	s->reconcile_timer = loop_timer_new(l, on_reconcile_timer, s);
+	s->resync_timer = loop_timer_new(l, on_resync_timer, s);
+	s->lease_timer = loop_timer_new(l, on_lease_timer, s);
+	if (!s->l2 || !s->reconcile_timer || !s->resync_timer || !s->lease_timer ||
+	    setup_metrics(s) < 0) {
+		log_error("main", "out of memory at start-up");
+		goto fail;
+	}
+	r = start_informers(s);
+	if (r < 0) {
+		log_error("main", "cannot start the informers", LF_ERR(r));
+		goto fail;
+	}
+	return s;
+fail:
+	speaker_free(s);
+	return NULL;
+}
+
+void speaker_free(struct speaker *s)
+{
+	if (!s)
+		return;
+	/* Stop answering first, then tell the peers we leave. */
+	l2_free(s->l2);
+	heartbeat_free(s->hb, true);
+	for (size_t k = 0; k < INF_MAX; k++) {
+		informer_free(s->inf[k]);
+		free(s->arr[k]);
+	}
+	loop_timer_free(s->reconcile_timer);
+	loop_timer_free(s->resync_timer);
+	loop_timer_free(s->lease_timer);
+	kube_event_recorder_free(s->events);
+	kube_client_free(s->client);
+	iface_monitor_free(s->ifaces);
+	info_free(s->info, s->last.n);
+	reconcile_result_clear(&s->last);
+	heartbeat_key_clear(&s->key);
+	free(s);
+}
+
+bool speaker_ready(const struct speaker *s, char *detail, size_t len)
+{
+	if (!s || !s->synced) {
+		snprintf(detail, len, "not synced with the API server yet");
+		return false;
+	}
+	if (!s->applied) {
+		snprintf(detail, len, "first reconcile not applied yet");
+		return false;
+	}
+	return true;
+}
+
+void speaker_status(struct speaker *s, json_t *reply)
+{
+	json_t *addrs = json_array(), *peers = json_array(); /* new */
+	uint64_t now = loop_now_us();
+	size_t i;
+
+	for (i = 0; s && i < s->last.n; i++) {
+		const struct reconcile_addr *ra = &s->last.addrs[i];
+		struct l2_status st;
+		char ip[IP_STRLEN], svc[300], role[32], ifs[128] = "", reason[160] = "";
+		json_t *v;
+
+		ip_format(&ra->addr, ip, sizeof(ip));
+		snprintf(svc, sizeof(svc), "%s/%s", s->info[i].ns, s->info[i].name);
+		switch (ra->role) {
+		case RECONCILE_OWNER:
+			snprintf(role, sizeof(role), "owner");
+			break;
+		case RECONCILE_BACKUP:
+			snprintf(role, sizeof(role), "backup #%zu", ra->backup_pos);
+			break;
+		default:
+			snprintf(role, sizeof(role), "%s", reconcile_role_str(ra->role));
+		}
+		if (ra->role == RECONCILE_INELIGIBLE)
+			snprintf(reason, sizeof(reason), "%s", eligibility_reason_str(ra->reason));
+		else if (ra->role == RECONCILE_NOT_HANDLED)
+			snprintf(reason, sizeof(reason), "%s", ra->note);
+		else if (ra->role == RECONCILE_OWNER && held_down(s, &ra->addr, now))
+			snprintf(reason, sizeof(reason),
+				 "stepped down: a higher-ranked speaker announces it");
+		v = json_pack("{s:s, s:s, s:s, s:s}", "address", ip, "service", svc, "owner",
+			      ra->owner ? ra->owner : "-", "role", role);
+		if (!v)
+			continue;
+		if (ra->role != RECONCILE_INELIGIBLE)
+			json_object_set_new(v, "eligibility", json_string("eligible"));
+		else
+			json_object_set_new(v, "eligibility",
+					    json_string(eligibility_reason_id(ra->reason)));
+		if (l2_status(s->l2, &ra->addr, &st)) {
+			for (size_t k = 0; k < st.n_ifindexes; k++) {
+				const struct iface_link *lk =
+					iface_monitor_link(s->ifaces, st.ifindexes[k]);
+
+				snprintf(ifs + strlen(ifs), sizeof(ifs) - strlen(ifs), "%s%s",
+					 k ? "," : "", lk ? lk->name : "?");
+			}
+			json_object_set_new(v, "state", json_string(announce_state_str(st.state)));
+			if (st.since_us) {
+				uint64_t wall = loop_wall_us() - (now - st.since_us);
+				time_t t = (time_t)(wall / 1000000);
+				struct tm tm;
+				char when[32];
+
+				gmtime_r(&t, &tm);
+				strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+				json_object_set_new(v, "since", json_string(when));
+			}
+			if (st.since_us)
+				json_object_set_new(
+					v, "since_ms",
+					json_integer((json_int_t)((now - st.since_us) / 1000)));
+			if (!st.n_ifindexes && st.why_no_interface)
+				snprintf(reason, sizeof(reason), "%s", st.why_no_interface);
+			if (st.conflicts) {
+				char m[18];
+
+				snprintf(m, sizeof(m), "%02x:%02x:%02x:%02x:%02x:%02x",
+					 st.conflict_mac[0], st.conflict_mac[1], st.conflict_mac[2],
+					 st.conflict_mac[3], st.conflict_mac[4],
+					 st.conflict_mac[5]);
+				json_object_set_new(v, "conflict", json_string(m));
+			}
+		}
+		for (size_t k = 0; k < s->n_conflicts && !json_object_get(v, "conflict"); k++)
+			if (ip_equal(&s->conflicts[k].addr, &ra->addr)) {
+				const uint8_t *c = s->conflicts[k].mac;
+				char m[18];
+
+				snprintf(m, sizeof(m), "%02x:%02x:%02x:%02x:%02x:%02x", c[0], c[1],
+					 c[2], c[3], c[4], c[5]);
+				json_object_set_new(v, "conflict", json_string(m));
+			}
+		if (*ifs)
+			json_object_set_new(v, "interface", json_string(ifs));
+		json_object_set_new(v, "reason", json_string(reason));
+		json_array_append_new(addrs, v);
+	}
+	for (i = 0; s && s->hb && i < heartbeat_peer_count(s->hb); i++) {
+		const struct heartbeat_peer *st = NULL;
+		const struct sockaddr_storage *a = NULL;
+		const char *name = heartbeat_peer_name(s->hb, i, &st, &a);
+		char buf[IP_STRLEN + 8] = "-";
+		json_t *v;
+
+		if (a)
+			format_sockaddr(a, buf, sizeof(buf));
+		v = json_pack("{s:s, s:s, s:b, s:s}", "node", name ? name : "?", "address", buf,
+			      "alive", st && st->liveness == HEARTBEAT_PEER_ALIVE, "liveness",
+			      heartbeat_liveness_str(st ? st->liveness : HEARTBEAT_PEER_UNKNOWN));
+		if (v && st && st->known)
+			json_object_set_new(
+				v, "last_heartbeat_ms",
+				json_integer((json_int_t)((now - st->heard_us) / 1000)));
+		json_array_append_new(peers, v);
+	}
+	json_object_set_new(reply, "addresses", addrs);
+	json_object_set_new(reply, "peers", peers);
+	if (s && s->hb)
+		json_object_set_new(reply, "heartbeat_address", json_string(s->hb_addr_str));
+}

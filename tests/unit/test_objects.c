@@ -1,0 +1,340 @@
+/* Unit tests for speaker/objects.c: each decoder keeps the fields the L2
+ * decision needs, skips objects the speaker does not handle, and turns
+ * wrong JSON types into a decode error naming the field.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+
+#include "../../speaker/objects.h"
+#include "ironlb/informer.h"
+
+typedef int (*decode_fn)(json_t *, void *, void **, const char **);
+
+/* Decodes JSON text; returns the decoder's result. */
+static int decode(decode_fn fn, void *ctx, const char *text, void **ret, const char **why)
+{
+	json_error_t e;
+	json_t *obj = json_loads(text, 0, &e); /* new */
+	int r;
+
+	assert_non_null(obj);
+	*ret = NULL;
+	*why = NULL;
+	r = fn(obj, ctx, ret, why);
+	json_decref(obj);
+	return r;
+}
+
+static void expect_error(decode_fn fn, const char *text, const char *field)
+{
+	void *item;
+	const char *why;
+
+	assert_int_equal(decode(fn, NULL, text, &item, &why), -EBADMSG);
+	assert_null(item);
+	assert_non_null(why);
+	if (!strstr(why, field))
+		fail_msg("reason \"%s\" does not name %s", why, field);
+}
+
+#define META "\"metadata\":{\"namespace\":\"default\",\"name\":\"web\",\"uid\":\"u-1\"}"
+
+static void test_service_load_balancer_with_ingress_and_ports(void **state)
+{
+	struct obj_decode_ctx ctx = { .lb_class = "ironlb.io/lb" };
+	struct obj_service *s;
+	const char *why;
+	char buf[IP_STRLEN];
+
+	(void)state;
+	assert_int_equal(decode(obj_service_decode, &ctx,
+				"{" META
+				",\"spec\":{\"type\":\"LoadBalancer\",\"externalTrafficPolicy\":"
+				"\"Local\",\"ports\":[{\"port\":80},{\"port\":443}]},\"status\":{"
+				"\"loadBalancer\":{\"ingress\":[{\"ip\":\"192.0.2.200\"},{"
+				"\"hostname\":\"x\"},"
+				"{\"ip\":\"2001:db8::1\"}]}}}",
+				(void **)&s, &why),
+			 0);
+	assert_true(s->load_balancer);
+	assert_true(s->local);
+	assert_string_equal(s->ns, "default");
+	assert_string_equal(s->name, "web");
+	assert_string_equal(s->uid, "u-1");
+	assert_int_equal(s->n_ingress, 2);
+	assert_string_equal(ip_format(&s->ingress[0], buf, sizeof(buf)), "192.0.2.200");
+	assert_string_equal(ip_format(&s->ingress[1], buf, sizeof(buf)), "2001:db8::1");
+	assert_int_equal(s->n_ports, 2);
+	assert_int_equal(s->ports[1], 443);
+	obj_service_free(s, NULL);
+}
+
+static void test_service_of_another_class_is_skipped_unless_external_ips(void **state)
+{
+	struct obj_decode_ctx ctx = { .lb_class = "ironlb.io/lb" };
+	struct obj_service *s;
+	const char *why;
+
+	(void)state;
+	assert_int_equal(
+		decode(obj_service_decode, &ctx,
+		       "{" META ",\"spec\":{\"type\":\"LoadBalancer\","
+		       "\"loadBalancerClass\":\"other.io/lb\"},\"status\":{\"loadBalancer\":"
+		       "{\"ingress\":[{\"ip\":\"192.0.2.200\"}]}}}",
+		       (void **)&s, &why),
+		INFORMER_SKIP);
+	assert_int_equal(decode(obj_service_decode, &ctx,
+				"{" META ",\"spec\":{\"type\":\"ClusterIP\"}}", (void **)&s, &why),
+			 INFORMER_SKIP);
+	/* externalIPs of any type are decoded; another class's ingress is not. */
+	assert_int_equal(
+		decode(obj_service_decode, &ctx,
+		       "{" META ",\"spec\":{\"type\":\"LoadBalancer\","
+		       "\"loadBalancerClass\":\"other.io/lb\",\"externalIPs\":[\"192.0.2.9\"]},"
+		       "\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"192.0.2.200\"}]}}}",
+		       (void **)&s, &why),
+		0);
+	assert_false(s->load_balancer);
+	assert_int_equal(s->n_ingress, 0);
+	assert_int_equal(s->n_external, 1);
+	obj_service_free(s, NULL);
+}
+
+static void test_service_wrong_types_name_the_field(void **state)
+{
+	(void)state;
+	expect_error(obj_service_decode, "{" META ",\"spec\":{\"type\":5}}", "spec.type");
+	expect_error(obj_service_decode, "{" META ",\"spec\":{\"externalIPs\":\"x\"}}",
+		     "spec.externalIPs");
+	expect_error(obj_service_decode, "{" META ",\"spec\":{\"externalIPs\":[1]}}",
+		     "spec.externalIPs[]");
+	expect_error(obj_service_decode,
+		     "{" META ",\"spec\":{\"type\":\"LoadBalancer\"},\"status\":{\"loadBalancer\":"
+		     "{\"ingress\":[{\"ip\":\"300.1.1.1\"}]}}}",
+		     "ingress[].ip");
+	expect_error(obj_service_decode,
+		     "{" META
+		     ",\"spec\":{\"type\":\"LoadBalancer\",\"ports\":[{\"port\":\"80\"}]}}",
+		     "spec.ports[].port");
+	expect_error(obj_service_decode, "{" META ",\"status\":[]}", "status");
+	expect_error(obj_service_decode, "{\"metadata\":5}", "metadata");
+}
+
+static void test_slice_conditions_default_and_node(void **state)
+{
+	struct obj_slice *s;
+	const char *why;
+
+	(void)state;
+	assert_int_equal(
+		decode(obj_slice_decode, NULL,
+		       "{\"metadata\":{\"namespace\":\"default\",\"name\":\"web-1\",\"labels\":"
+		       "{\"kubernetes.io/service-name\":\"web\"}},\"endpoints\":["
+		       "{\"nodeName\":\"n1\"},"
+		       "{\"nodeName\":\"n2\",\"conditions\":{\"ready\":false,\"serving\":true}},"
+		       "{\"conditions\":{\"ready\":false}}]}",
+		       (void **)&s, &why),
+		0);
+	assert_string_equal(s->service, "web");
+	assert_int_equal(s->n_eps, 3);
+	assert_true(s->eps[0].ready && s->eps[0].serving);
+	assert_string_equal(s->eps[0].node, "n1");
+	assert_true(!s->eps[1].ready && s->eps[1].serving);
+	assert_true(!s->eps[2].ready && !s->eps[2].serving);
+	assert_null(s->eps[2].node);
+	obj_slice_free(s, NULL);
+	assert_int_equal(decode(obj_slice_decode, NULL, "{\"metadata\":{\"name\":\"orphan\"}}",
+				(void **)&s, &why),
+			 INFORMER_SKIP);
+	expect_error(
+		obj_slice_decode,
+		"{\"metadata\":{\"name\":\"x\",\"labels\":{\"kubernetes.io/service-name\":\"w\"}},"
+		"\"endpoints\":[{\"conditions\":{\"ready\":\"yes\"}}]}",
+		"conditions.ready");
+}
+
+static void test_node_labels_conditions_and_address(void **state)
+{
+	struct obj_node *n;
+	const char *why;
+	char buf[IP_STRLEN];
+
+	(void)state;
+	assert_int_equal(
+		decode(obj_node_decode, NULL,
+		       "{\"metadata\":{\"name\":\"n1\",\"labels\":{\"zone\":\"a\","
+		       "\"node.kubernetes.io/exclude-from-external-load-balancers\":\"\"}},"
+		       "\"status\":{\"conditions\":[{\"type\":\"NetworkUnavailable\",\"status\":"
+		       "\"True\"}],\"addresses\":[{\"type\":\"Hostname\",\"address\":\"n1\"},"
+		       "{\"type\":\"InternalIP\",\"address\":\"192.0.2.11\"}]}}",
+		       (void **)&n, &why),
+		0);
+	assert_string_equal(n->name, "n1");
+	assert_true(n->exclude);
+	assert_true(n->network_unavailable);
+	assert_true(n->has_addr);
+	assert_string_equal(ip_format(&n->addr, buf, sizeof(buf)), "192.0.2.11");
+	assert_string_equal(labels_get(n->labels, "zone"), "a");
+	obj_node_free(n, NULL);
+	expect_error(obj_node_decode, "{\"metadata\":{\"name\":\"n\",\"labels\":{\"a\":1}}}",
+		     "metadata.labels");
+	expect_error(obj_node_decode,
+		     "{\"metadata\":{\"name\":\"n\"},\"status\":{\"conditions\":{}}}",
+		     "status.conditions");
+}
+
+static void test_pool_ranges_and_allow_external(void **state)
+{
+	struct obj_pool *p;
+	struct ip_addr a;
+	const char *why;
+
+	(void)state;
+	assert_int_equal(decode(obj_pool_decode, NULL,
+				"{\"metadata\":{\"name\":\"lab\",\"labels\":{\"tier\":\"x\"}},"
+				"\"spec\":{\"addresses\":[\"192.0.2.200-192.0.2.239\","
+				"\"2001:db8::/120\"],\"allowExternalIPs\":true}}",
+				(void **)&p, &why),
+			 0);
+	assert_true(p->allow_external);
+	assert_int_equal(p->n_ranges, 2);
+	ip_parse("192.0.2.239", &a, NULL);
+	assert_true(obj_pool_contains(p, &a));
+	ip_parse("192.0.2.240", &a, NULL);
+	assert_false(obj_pool_contains(p, &a));
+	obj_pool_free(p, NULL);
+	expect_error(obj_pool_decode,
+		     "{\"metadata\":{\"name\":\"p\"},\"spec\":{\"addresses\":[\"nonsense\"]}}",
+		     "spec.addresses[]");
+	expect_error(obj_pool_decode,
+		     "{\"metadata\":{\"name\":\"p\"},\"spec\":{\"allowExternalIPs\":\"yes\"}}",
+		     "spec.allowExternalIPs");
+}
+
+static void test_l2adv_selectors_pools_and_interfaces(void **state)
+{
+	struct obj_l2adv *a;
+	struct obj_pool *p;
+	struct obj_node *n;
+	const char *why;
+
+	(void)state;
+	assert_int_equal(
+		decode(obj_l2adv_decode, NULL,
+		       "{\"metadata\":{\"name\":\"adv\"},\"spec\":{\"ipAddressPoolSelectors\":"
+		       "[{\"matchLabels\":{\"tier\":\"x\"}}],\"nodeSelectors\":[{\"matchLabels\":"
+		       "{\"zone\":\"a\"}}],\"interfaces\":[\"eth0\",\"eth1\"]}}",
+		       (void **)&a, &why),
+		0);
+	assert_int_equal(a->n_ifnames, 2);
+	assert_int_equal(decode(obj_pool_decode, NULL,
+				"{\"metadata\":{\"name\":\"lab\",\"labels\":{\"tier\":\"x\"}}}",
+				(void **)&p, &why),
+			 0);
+	assert_true(obj_l2adv_selects_pool(a, p));
+	assert_int_equal(decode(obj_node_decode, NULL,
+				"{\"metadata\":{\"name\":\"n1\",\"labels\":{\"zone\":\"b\"}}}",
+				(void **)&n, &why),
+			 0);
+	assert_false(obj_l2adv_selects_node(a, n));
+	obj_node_free(n, NULL);
+	obj_pool_free(p, NULL);
+	obj_l2adv_free(a, NULL);
+	expect_error(obj_l2adv_decode,
+		     "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"ipAddressPools\":[1]}}",
+		     "spec.ipAddressPools");
+	expect_error(
+		obj_l2adv_decode,
+		"{\"metadata\":{\"name\":\"a\"},\"spec\":{\"nodeSelectors\":[{\"matchExpressions\":"
+		"[{\"key\":\"k\",\"operator\":\"Foo\"}]}]}}",
+		"spec.nodeSelectors");
+	expect_error(obj_l2adv_decode,
+		     "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"interfaces\":\"eth0\"}}",
+		     "spec.interfaces");
+}
+
+static void test_lease_of_speaker_with_annotation(void **state)
+{
+	struct obj_lease *l;
+	const char *why;
+
+	(void)state;
+	assert_int_equal(
+		decode(obj_lease_decode, NULL,
+		       "{\"metadata\":{\"name\":\"speaker-n1\",\"namespace\":\"ironlb-system\","
+		       "\"annotations\":{\"ironlb.io/speaker\":\"{\\\"heartbeat\\\":"
+		       "\\\"192.0.2.11:7482\\\",\\\"macs\\\":[\\\"02:00:00:00:00:01\\\"]}\"}},"
+		       "\"spec\":{\"holderIdentity\":\"n1\",\"leaseDurationSeconds\":10,"
+		       "\"renewTime\":\"2026-11-27T20:00:00.500000Z\"}}",
+		       (void **)&l, &why),
+		0);
+	assert_string_equal(l->holder, "n1");
+	assert_int_equal(l->duration_s, 10);
+	assert_true(l->renew_wall_us == 1795809600500000ULL);
+	assert_true(l->has_hb);
+	assert_int_equal(l->hb.ss_family, AF_INET);
+	assert_int_equal(ntohs(((struct sockaddr_in *)&l->hb)->sin_port), 7482);
+	assert_int_equal(l->n_macs, 1);
+	assert_int_equal(l->macs[0][5], 1);
+	obj_lease_free(l, NULL);
+	/* Leases of others (a controller's leader Lease) are not speakers. */
+	assert_int_equal(decode(obj_lease_decode, NULL,
+				"{\"metadata\":{\"name\":\"ironlb-controller\"},\"spec\":"
+				"{\"holderIdentity\":\"x\"}}",
+				(void **)&l, &why),
+			 INFORMER_SKIP);
+	expect_error(obj_lease_decode,
+		     "{\"metadata\":{\"name\":\"speaker-n1\"},\"spec\":{\"holderIdentity\":7}}",
+		     "spec.holderIdentity");
+	expect_error(
+		obj_lease_decode,
+		"{\"metadata\":{\"name\":\"speaker-n1\",\"annotations\":{\"ironlb.io/speaker\":"
+		"\"{\\\"macs\\\":[\\\"zz\\\"]}\"}},\"spec\":{\"holderIdentity\":\"n1\"}}",
+		"macs");
+}
+
+static void test_hostport_and_mac_parsers(void **state)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	uint8_t mac[6];
+
+	(void)state;
+	assert_int_equal(obj_parse_hostport("192.0.2.1", 7482, &ss, &len), 0);
+	assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port), 7482);
+	assert_int_equal(obj_parse_hostport("[2001:db8::1]:99", 7482, &ss, &len), 0);
+	assert_int_equal(ss.ss_family, AF_INET6);
+	assert_int_equal(ntohs(((struct sockaddr_in6 *)&ss)->sin6_port), 99);
+	assert_int_equal(obj_parse_hostport("2001:db8::1", 7482, &ss, &len), 0);
+	assert_int_equal(obj_parse_hostport("192.0.2.1:70000", 1, &ss, &len), -EINVAL);
+	assert_int_equal(obj_parse_hostport("192.0.2.1:", 1, &ss, &len), -EINVAL);
+	assert_int_equal(obj_parse_hostport("host:80", 1, &ss, &len), -EINVAL);
+	assert_int_equal(obj_parse_mac("aa:bb:cc:dd:ee:ff", mac), 0);
+	assert_int_equal(mac[0], 0xaa);
+	assert_int_equal(obj_parse_mac("aa:bb:cc:dd:ee", mac), -EINVAL);
+	assert_int_equal(obj_parse_mac("aa:bb:cc:dd:ee:ff:00", mac), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_service_load_balancer_with_ingress_and_ports),
+		cmocka_unit_test(test_service_of_another_class_is_skipped_unless_external_ips),
+		cmocka_unit_test(test_service_wrong_types_name_the_field),
+		cmocka_unit_test(test_slice_conditions_default_and_node),
+		cmocka_unit_test(test_node_labels_conditions_and_address),
+		cmocka_unit_test(test_pool_ranges_and_allow_external),
+		cmocka_unit_test(test_l2adv_selectors_pools_and_interfaces),
+		cmocka_unit_test(test_lease_of_speaker_with_annotation),
+		cmocka_unit_test(test_hostport_and_mac_parsers),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
