@@ -14,41 +14,8 @@ set -uo pipefail
 
 . tests/lab/lab.sh
 . tests/lab/l2.sh
+. tests/lab/l2_test.sh
 
-n=0
-failed=0
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-not_ok() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-	shift
-	local l
-	for l in "$@"; do
-		echo "#   $l"
-	done
-}
-check() { # check NAME COND_RC DETAIL...
-	local name=$1 rc=$2
-	shift 2
-	if [ "$rc" = 0 ]; then ok "$name"; else not_ok "$name" "$@"; fi
-}
-finish() {
-	echo "1..$n"
-	if [ $failed -ne 0 ]; then
-		LAB_KEEP_LOGS=1
-		for f in "$LAB_DIR"/speaker-*.log; do
-			echo "# --- $f"
-			tail -20 "$f" | sed 's/^/#   /'
-		done
-	fi
-	lab_down
-	[ $failed -eq 0 ]
-	exit $?
-}
 
 IP4=192.0.2.200
 IP6=2001:db8:2::200
