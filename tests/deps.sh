@@ -10,7 +10,7 @@ PACKAGES=(
 	libcurl4-openssl-dev libjansson-dev libnl-3-dev libnl-route-3-dev libpcap-dev
 	libnftables-dev libssl-dev libmicrohttpd-dev libyaml-dev libcmocka-dev
 	# tests: network lab, peers, captures, parsers
-	iproute2 iputils-ping procps psmisc curl socat python3 python3-prometheus-client valgrind
+	iproute2 iputils-ping procps psmisc curl socat python3 python3-prometheus-client python3-yaml valgrind
 	tcpdump tshark arping ndisc6 nftables iptables
 	bird2 frr gobgpd kubernetes-client
 )
