@@ -31,6 +31,9 @@ LAB_POOL4="192.0.2.200-192.0.2.239"
 LAB_POOL6="2001:db8:2::200-2001:db8:2::23f"
 LAB_API_ADDR=$LAB_MGMT_PREFIX.1
 LAB_API_PORT=6443
+# Functions lab_down runs after the namespaces are gone, before the temp
+# dir is removed; helpers sourced after this file append to it.
+LAB_CLEANUP_HOOKS=()
 
 lab_log() { echo "lab: $*" >&2; }
 
@@ -152,7 +155,7 @@ lab_kubectl() { lab_exec api kubectl --kubeconfig "$LAB_KUBECONFIG" "$@"; }
 
 # Kills every process in the namespaces this run made, then removes them.
 lab_down() {
-	local ns pid
+	local ns pid hook
 	trap - EXIT INT TERM
 	[ -n "${LAB_ID:-}" ] || return 0
 	for pid in "${LAB_PIDS[@]}"; do
@@ -171,6 +174,9 @@ lab_down() {
 		ip netns del "$ns" 2>/dev/null
 	done
 	wait 2>/dev/null
+	for hook in "${LAB_CLEANUP_HOOKS[@]}"; do
+		"$hook"
+	done
 	if [ -n "${LAB_KEEP_LOGS:-}" ]; then
 		lab_log "logs kept in $LAB_DIR"
 	else
