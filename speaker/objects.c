@@ -97,7 +97,108 @@ void obj_service_free(void *item, void *ud)
 	free(s->ingress);
 	free(s->external);
 	free(s->ports);
+	free(s->cluster_ips);
 	free(s);
+}
+
+const char *obj_protocol_str(enum obj_protocol p)
+{
+	switch (p) {
+	case OBJ_PROTO_UDP:
+		return "udp";
+	case OBJ_PROTO_SCTP:
+		return "sctp";
+	default:
+		return "tcp";
+	}
+}
+
+/* spec.ports[] entry e into *ret. 0 or -EBADMSG with *ret_why naming the
+ * field. */
+static int service_port_decode(json_t *e, struct obj_service_port *ret, const char **ret_why)
+{
+	json_t *p, *np;
+	const char *proto;
+	bool bad = false;
+
+	if (!json_is_object(e)) {
+		*ret_why = "spec.ports[]: not an object";
+		return -EBADMSG;
+	}
+	p = json_object_get(e, "port");
+	if (!json_is_integer(p) || json_integer_value(p) < 1 || json_integer_value(p) > 65535) {
+		*ret_why = "spec.ports[].port: not a port number";
+		return -EBADMSG;
+	}
+	proto = get_str(e, "protocol", &bad);
+	if (bad) {
+		*ret_why = "spec.ports[].protocol: not a string";
+		return -EBADMSG;
+	}
+	if (!proto || strcmp(proto, "TCP") == 0)
+		ret->protocol = OBJ_PROTO_TCP;
+	else if (strcmp(proto, "UDP") == 0)
+		ret->protocol = OBJ_PROTO_UDP;
+	else if (strcmp(proto, "SCTP") == 0)
+		ret->protocol = OBJ_PROTO_SCTP;
+	else {
+		*ret_why = "spec.ports[].protocol: not TCP, UDP or SCTP";
+		return -EBADMSG;
+	}
+	np = json_object_get(e, "nodePort");
+	if (np && !json_is_null(np) &&
+	    (!json_is_integer(np) || json_integer_value(np) < 0 ||
+	     json_integer_value(np) > 65535)) {
+		*ret_why = "spec.ports[].nodePort: not a port number";
+		return -EBADMSG;
+	}
+	ret->port = (uint16_t)json_integer_value(p);
+	ret->node_port = json_is_integer(np) ? (uint16_t)json_integer_value(np) : 0;
+	return 0;
+}
+
+/* spec.clusterIPs, else spec.clusterIP, into s->cluster_ips ("None" and ""
+ * are headless: none). 0, -ENOMEM, or -EBADMSG with *ret_why set. */
+static int service_cluster_ips_decode(json_t *spec, struct obj_service *s, const char **ret_why)
+{
+	bool bad = false;
+	json_t *ips = get_typed(spec, "clusterIPs", JSON_ARRAY, &bad);
+	const char *one;
+	size_t i, n;
+
+	if (bad) {
+		*ret_why = "spec.clusterIPs: not an array";
+		return -EBADMSG;
+	}
+	one = get_str(spec, "clusterIP", &bad);
+	if (bad) {
+		*ret_why = "spec.clusterIP: not a string";
+		return -EBADMSG;
+	}
+	n = ips ? json_array_size(ips) : (one ? 1 : 0);
+	if (!n)
+		return 0;
+	s->cluster_ips = calloc(n, sizeof(*s->cluster_ips));
+	if (!s->cluster_ips)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		json_t *e = ips ? json_array_get(ips, i) : NULL;
+		const char *txt = ips ? json_string_value(e) : one;
+
+		if (ips && !json_is_string(e)) {
+			*ret_why = "spec.clusterIPs[]: not a string";
+			return -EBADMSG;
+		}
+		if (!*txt || strcmp(txt, "None") == 0)
+			continue;
+		if (ip_parse(txt, &s->cluster_ips[s->n_cluster_ips], NULL) < 0) {
+			*ret_why = ips ? "spec.clusterIPs[]: not an IP address"
+				       : "spec.clusterIP: not an IP address";
+			return -EBADMSG;
+		}
+		s->n_cluster_ips++;
+	}
+	return 0;
 }
 
 int obj_service_decode(json_t *obj, void *ud, void **ret_item, const char **ret_why)
@@ -197,17 +298,18 @@ int obj_service_decode(json_t *obj, void *ud, void **ret_item, const char **ret_
 		if (!s->ports)
 			goto nomem;
 		for (i = 0; i < json_array_size(ports); i++) {
-			json_t *e = json_array_get(ports, i), *p;
-
-			if (!json_is_object(e))
-				FAIL("spec.ports[]: not an object");
-			p = json_object_get(e, "port");
-			if (!json_is_integer(p) || json_integer_value(p) < 1 ||
-			    json_integer_value(p) > 65535)
-				FAIL("spec.ports[].port: not a port number");
-			s->ports[s->n_ports++] = (uint16_t)json_integer_value(p);
+			r = service_port_decode(json_array_get(ports, i), &s->ports[s->n_ports],
+						ret_why);
+			if (r < 0)
+				goto fail;
+			s->n_ports++;
 		}
 	}
+	r = service_cluster_ips_decode(spec, s, ret_why);
+	if (r == -ENOMEM)
+		goto nomem;
+	if (r < 0)
+		goto fail;
 	*ret_item = s;
 	return 0;
 nomem:

@@ -35,6 +35,15 @@ struct obj_decode_ctx {
 	char why[160]; /* room for a reason naming an indexed field */
 };
 
+enum obj_protocol { OBJ_PROTO_TCP, OBJ_PROTO_UDP, OBJ_PROTO_SCTP };
+
+/* One entry of spec.ports. */
+struct obj_service_port {
+	enum obj_protocol protocol; /* spec.ports[].protocol, default TCP */
+	uint16_t port;		    /* spec.ports[].port */
+	uint16_t node_port;	    /* spec.ports[].nodePort, 0 when none */
+};
+
 struct obj_service {
 	char *ns, *name, *uid;
 	bool load_balancer;	 /* type LoadBalancer with our class */
@@ -43,9 +52,16 @@ struct obj_service {
 	size_t n_ingress;
 	struct ip_addr *external; /* spec.externalIPs */
 	size_t n_external;
-	uint16_t *ports;
+	struct obj_service_port *ports;
 	size_t n_ports;
+	/* spec.clusterIPs (else spec.clusterIP); none when headless ("None") or
+	 * not allocated. */
+	struct ip_addr *cluster_ips;
+	size_t n_cluster_ips;
 };
+
+/* "tcp", "udp", "sctp". */
+const char *obj_protocol_str(enum obj_protocol p);
 
 struct obj_endpoint {
 	char *node; /* nodeName, or NULL */

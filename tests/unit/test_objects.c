@@ -72,7 +72,62 @@ static void test_service_load_balancer_with_ingress_and_ports(void **state)
 	assert_string_equal(ip_format(&s->ingress[0], buf, sizeof(buf)), "192.0.2.200");
 	assert_string_equal(ip_format(&s->ingress[1], buf, sizeof(buf)), "2001:db8::1");
 	assert_int_equal(s->n_ports, 2);
-	assert_int_equal(s->ports[1], 443);
+	assert_int_equal(s->ports[1].port, 443);
+	assert_int_equal(s->ports[1].protocol, OBJ_PROTO_TCP);
+	assert_int_equal(s->ports[1].node_port, 0);
+	assert_int_equal(s->n_cluster_ips, 0);
+	obj_service_free(s, NULL);
+}
+
+static void test_service_ports_protocols_node_ports_and_cluster_ips(void **state)
+{
+	struct obj_service *s;
+	const char *why;
+	char buf[IP_STRLEN];
+
+	(void)state;
+	assert_int_equal(
+		decode(obj_service_decode, NULL,
+		       "{" META
+		       ",\"spec\":{\"type\":\"LoadBalancer\",\"clusterIP\":\"203.0.113.130\","
+		       "\"clusterIPs\":[\"203.0.113.130\",\"2001:db8:c1::5\"],\"ports\":["
+		       "{\"port\":80,\"protocol\":\"TCP\",\"nodePort\":30080},"
+		       "{\"port\":53,\"protocol\":\"UDP\",\"nodePort\":30053},"
+		       "{\"port\":9,\"protocol\":\"SCTP\",\"nodePort\":null}]}}",
+		       (void **)&s, &why),
+		0);
+	assert_int_equal(s->n_ports, 3);
+	assert_int_equal(s->ports[0].protocol, OBJ_PROTO_TCP);
+	assert_int_equal(s->ports[0].node_port, 30080);
+	assert_int_equal(s->ports[1].protocol, OBJ_PROTO_UDP);
+	assert_int_equal(s->ports[1].port, 53);
+	assert_int_equal(s->ports[1].node_port, 30053);
+	assert_int_equal(s->ports[2].protocol, OBJ_PROTO_SCTP);
+	assert_int_equal(s->ports[2].node_port, 0);
+	assert_string_equal(obj_protocol_str(s->ports[2].protocol), "sctp");
+	assert_int_equal(s->n_cluster_ips, 2);
+	assert_string_equal(ip_format(&s->cluster_ips[1], buf, sizeof(buf)), "2001:db8:c1::5");
+	obj_service_free(s, NULL);
+
+	/* Only spec.clusterIP (older objects). */
+	assert_int_equal(decode(obj_service_decode, NULL,
+				"{" META ",\"spec\":{\"type\":\"LoadBalancer\","
+				"\"clusterIP\":\"203.0.113.131\"}}",
+				(void **)&s, &why),
+			 0);
+	assert_int_equal(s->n_cluster_ips, 1);
+	assert_string_equal(ip_format(&s->cluster_ips[0], buf, sizeof(buf)), "203.0.113.131");
+	obj_service_free(s, NULL);
+
+	/* Headless with externalIPs: no cluster IP to steer to. */
+	assert_int_equal(decode(obj_service_decode, NULL,
+				"{" META
+				",\"spec\":{\"clusterIP\":\"None\",\"clusterIPs\":[\"None\"],"
+				"\"externalIPs\":[\"192.0.2.9\"],\"ports\":[{\"port\":80}]}}",
+				(void **)&s, &why),
+			 0);
+	assert_int_equal(s->n_cluster_ips, 0);
+	assert_int_equal(s->ports[0].protocol, OBJ_PROTO_TCP);
 	obj_service_free(s, NULL);
 }
 
@@ -123,6 +178,34 @@ static void test_service_wrong_types_name_the_field(void **state)
 		     "{" META
 		     ",\"spec\":{\"type\":\"LoadBalancer\",\"ports\":[{\"port\":\"80\"}]}}",
 		     "spec.ports[].port");
+	expect_error(obj_service_decode,
+		     "{" META ",\"spec\":{\"type\":\"LoadBalancer\",\"ports\":[{\"port\":80,"
+		     "\"protocol\":\"ICMP\"}]}}",
+		     "spec.ports[].protocol");
+	expect_error(obj_service_decode,
+		     "{" META ",\"spec\":{\"type\":\"LoadBalancer\",\"ports\":[{\"port\":80,"
+		     "\"protocol\":6}]}}",
+		     "spec.ports[].protocol");
+	expect_error(obj_service_decode,
+		     "{" META ",\"spec\":{\"type\":\"LoadBalancer\",\"ports\":[{\"port\":80,"
+		     "\"nodePort\":70000}]}}",
+		     "spec.ports[].nodePort");
+	expect_error(obj_service_decode,
+		     "{" META ",\"spec\":{\"type\":\"LoadBalancer\",\"ports\":[{\"port\":80,"
+		     "\"nodePort\":\"30080\"}]}}",
+		     "spec.ports[].nodePort");
+	expect_error(obj_service_decode,
+		     "{" META ",\"spec\":{\"type\":\"LoadBalancer\",\"clusterIPs\":\"x\"}}",
+		     "spec.clusterIPs");
+	expect_error(obj_service_decode,
+		     "{" META ",\"spec\":{\"type\":\"LoadBalancer\",\"clusterIPs\":[\"x\"]}}",
+		     "spec.clusterIPs[]");
+	expect_error(obj_service_decode,
+		     "{" META ",\"spec\":{\"type\":\"LoadBalancer\",\"clusterIPs\":[7]}}",
+		     "spec.clusterIPs[]");
+	expect_error(obj_service_decode,
+		     "{" META ",\"spec\":{\"type\":\"LoadBalancer\",\"clusterIP\":1}}",
+		     "spec.clusterIP");
 	expect_error(obj_service_decode, "{" META ",\"status\":[]}", "status");
 	expect_error(obj_service_decode, "{\"metadata\":5}", "metadata");
 }
@@ -326,6 +409,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_service_load_balancer_with_ingress_and_ports),
+		cmocka_unit_test(test_service_ports_protocols_node_ports_and_cluster_ips),
 		cmocka_unit_test(test_service_of_another_class_is_skipped_unless_external_ips),
 		cmocka_unit_test(test_service_wrong_types_name_the_field),
 		cmocka_unit_test(test_slice_conditions_default_and_node),
