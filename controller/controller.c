@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "alloc.h"
+#include "bgp_report.h"
 #include "controller.h"
 #include "ironlb/informer.h"
 #include "ironlb/kube.h"
@@ -39,12 +40,12 @@
 #define COMP "controller"
 /* Pool status writes are coalesced over this delay. */
 #define POOL_FLUSH_DELAY_US 100000
-/* Requests in flight at once: every one costs libcurl buffers (~100 KiB),
- * so a burst of 10,000 Services must queue rather than open 10,000
- * streams. */
-#define MAX_WRITES_IN_FLIGHT 8
-#define MAX_EVENTS_IN_FLIGHT 4
-#define EVENT_PUMP_US 10000
+/* Writes (status, annotations, pool status) outstanding at once. Beyond
+ * it, changed Services wait as keys (tens of bytes each) and the
+ * allocator keeps its pending decisions, so that a burst of 10,000
+ * Services costs 10,000 keys, not 10,000 built requests. Four times the
+ * client's in-flight cap keeps its queue from running dry. */
+#define MAX_WRITES_OUTSTANDING 64
 /* Services whose write failed are re-decided after this delay. */
 #define REQUEUE_DELAY_US 1000000
 
@@ -70,29 +71,30 @@ struct write_op {
 	bool in_map;
 	size_t naddrs;
 	struct ip_addr addrs[2];
-	char *annot;	/* the annotation value to write (after the status) */
-	bool annot_set; /* annot is to be written (NULL: removed) */
-	/* a queued patch, sent when fewer than MAX_WRITES_IN_FLIGHT are */
-	struct write_op *qnext;
-	bool sent;
-	const struct kube_resource *res;
-	char *ns, *name; /* point into mkey's allocation */
-	const char *sub;
-	json_t *patch;
+	char *annot;	  /* the annotation value to write (after the status) */
+	bool annot_set;	  /* annot is to be written (NULL: removed) */
+	char *ns, *name;  /* point into mkey's allocation */
 	const char *what; /* "status", "annotation", "pool status" */
 	char *key;	  /* ns/name (points into mkey) */
 	char mkey[];	  /* "s|ns/name", "a|ns/name", "p|name" */
 };
 
-struct queued_event {
-	struct queued_event *next;
-	enum kube_event_type type;
-	char *api_version, *kind, *ns, *name, *uid, *reason, *msg;
-};
-
 struct requeue {
 	struct requeue *next;
 	char key[];
+};
+
+/* A FIFO of Service keys without duplicates. */
+struct key_ent {
+	struct key_ent *next;
+	char *value; /* lazy annotations: the value to write, or NULL */
+	bool has_value;
+	char key[];
+};
+
+struct key_fifo {
+	struct kube_map set;
+	struct key_ent *head, *tail;
 };
 
 struct controller {
@@ -103,6 +105,7 @@ struct controller {
 	char *namespace, *lb_class, *identity;
 
 	struct informer *svc_inf, *ns_inf, *pool_inf;
+	struct bgp_report *bgp; /* BGPPeer/BGPAdvertisement/BFDProfile status */
 	struct leader *leader;
 	struct kube_event_recorder *events;
 	struct alloc *alloc; /* only while active */
@@ -114,11 +117,14 @@ struct controller {
 	struct loop_timer *requeue_timer;
 	struct requeue *requeue;
 	struct write_op *writes;
-	struct kube_map pending;	/* write_op by mkey: status and annotation writes */
-	struct write_op *qhead, *qtail; /* patches waiting to be sent */
-	unsigned in_flight;
-	struct queued_event *ehead, *etail;
-	struct loop_timer *event_timer;
+	struct kube_map pending; /* write_op by mkey: status and annotation writes */
+	unsigned nwrites;	 /* write_ops alive */
+	/* Changed Services to decide once writes are below
+	 * MAX_WRITES_OUTSTANDING (then the allocator's own pending decisions,
+	 * then the annotations put off while status writes were waiting). */
+	struct key_fifo deferred;
+	struct key_fifo lazy_annot;
+	bool dirty_left; /* the last drain stopped with decisions left */
 
 	void (*shutdown_done)(void *);
 	void *shutdown_ud;
@@ -133,6 +139,90 @@ struct controller {
 };
 
 static void controller_drain(struct controller *c);
+static void svc_decide(struct controller *c, struct svc_item *item);
+
+/* ---- key FIFOs ---- */
+
+static const char *key_ent_key(const void *v)
+{
+	return ((const struct key_ent *)v)->key;
+}
+
+static void key_fifo_init(struct key_fifo *q)
+{
+	kube_map_init(&q->set, key_ent_key);
+	q->head = q->tail = NULL;
+}
+
+/* Appends key (a no-op when it is there; then only the value changes). */
+static void key_fifo_push(struct key_fifo *q, const char *key, bool has_value, const char *value)
+{
+	struct key_ent *e = kube_map_get(&q->set, key);
+	char *v = NULL;
+
+	if (has_value && value && !(v = strdup(value)))
+		return;
+	if (e) {
+		free(e->value);
+		e->value = v;
+		e->has_value = has_value;
+		return;
+	}
+	e = malloc(sizeof(*e) + strlen(key) + 1);
+	if (!e) {
+		free(v);
+		return;
+	}
+	strcpy(e->key, key);
+	e->next = NULL;
+	e->value = v;
+	e->has_value = has_value;
+	if (kube_map_put(&q->set, e, NULL) < 0) {
+		free(v);
+		free(e);
+		return;
+	}
+	if (q->tail)
+		q->tail->next = e;
+	else
+		q->head = e;
+	q->tail = e;
+}
+
+/* The first entry, out of the FIFO (free it with key_ent_free), or NULL. */
+static struct key_ent *key_fifo_pop(struct key_fifo *q)
+{
+	struct key_ent *e = q->head;
+
+	if (!e)
+		return NULL;
+	q->head = e->next;
+	if (!q->head)
+		q->tail = NULL;
+	kube_map_remove(&q->set, e->key);
+	return e;
+}
+
+static void key_ent_free(struct key_ent *e)
+{
+	if (e)
+		free(e->value);
+	free(e);
+}
+
+static void key_fifo_clear(struct key_fifo *q)
+{
+	struct key_ent *e;
+
+	while ((e = key_fifo_pop(q)))
+		key_ent_free(e);
+}
+
+static void key_fifo_free(struct key_fifo *q)
+{
+	key_fifo_clear(q);
+	kube_map_free(&q->set);
+}
 
 /* ---- helpers ---- */
 
@@ -165,6 +255,11 @@ static const char *alloc_error_name(enum alloc_error e)
 		return "NoMemory";
 	}
 	return "Unknown";
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return (a == NULL) == (b == NULL) && (!a || strcmp(a, b) == 0);
 }
 
 static bool active(const struct controller *c)
@@ -210,6 +305,7 @@ static struct write_op *write_op_new(struct controller *c, const char *ns, const
 	if (c->writes)
 		c->writes->prev = w;
 	c->writes = w;
+	c->nwrites++;
 	return w;
 }
 
@@ -219,10 +315,8 @@ static void write_op_free(struct write_op *w)
 
 	if (w->in_map && kube_map_get(&c->pending, w->mkey) == w)
 		kube_map_remove(&c->pending, w->mkey);
-	if (w->sent)
-		c->in_flight--;
+	c->nwrites--;
 	free(w->annot);
-	json_decref(w->patch);
 	if (w->prev)
 		w->prev->next = w->next;
 	else
@@ -266,7 +360,55 @@ static void requeue_clear(struct controller *c)
 
 static void write_annotation(struct controller *c, const char *key, const char *value);
 
-static void writes_pump(struct controller *c);
+static bool writes_full(const struct controller *c)
+{
+	return c->nwrites >= MAX_WRITES_OUTSTANDING;
+}
+
+/* Whether status writes are waiting: annotations then wait too. */
+static bool status_backlog(const struct controller *c)
+{
+	return writes_full(c) || c->deferred.head || c->dirty_left;
+}
+
+/* Writes the annotation of the Service key now, or, while status writes
+ * are waiting, remembers it for when they are done: an address in the
+ * status is what users wait for; the annotation only records its pool. */
+static void annotation_write(struct controller *c, const char *key, const char *value)
+{
+	if (status_backlog(c))
+		key_fifo_push(&c->lazy_annot, key, true, value);
+	else
+		write_annotation(c, key, value);
+}
+
+/* Goes on with the work put off while writes were at their bound: changed
+ * Services, the allocator's pending decisions, then annotations. Called
+ * whenever a write finishes. */
+static void writes_resume(struct controller *c)
+{
+	struct key_ent *e;
+
+	if (!active(c))
+		return;
+	while (!writes_full(c) && (e = key_fifo_pop(&c->deferred))) {
+		struct svc_item *item = informer_get_key(c->svc_inf, e->key);
+
+		if (item)
+			svc_decide(c, item);
+		key_ent_free(e);
+	}
+	if (!writes_full(c) && c->dirty_left)
+		controller_drain(c);
+	while (!status_backlog(c) && (e = key_fifo_pop(&c->lazy_annot))) {
+		struct svc_item *item = informer_get_key(c->svc_inf, e->key);
+
+		/* Still wanted: the Service exists and does not carry it. */
+		if (item && !same_str(item->allocated_from, e->value))
+			write_annotation(c, e->key, e->value);
+		key_ent_free(e);
+	}
+}
 
 static void write_done(const struct kube_result *res, void *userdata)
 {
@@ -291,93 +433,67 @@ static void write_done(const struct kube_result *res, void *userdata)
 	} else if (res->err == 0 && w->annot_set && active(c)) {
 		/* The annotation goes after the status, so that its echo
 		 * carries the new status. */
-		write_annotation(c, w->key, w->annot);
+		annotation_write(c, w->key, w->annot);
 	}
 	write_op_free(w);
-	writes_pump(c);
+	writes_resume(c);
 }
 
-/* Sends queued patches while fewer than MAX_WRITES_IN_FLIGHT are out. */
-static json_t *status_patch(const struct ip_addr *addrs, size_t n, enum service_ip_mode mode);
-
-static void writes_pump(struct controller *c)
+/* Sends a merge patch (new reference, consumed; NULL: out of memory) as
+ * the write w, or frees w. Writes wait in the client's queue for a slot
+ * (kube_client_opts.max_in_flight): status and pool status in its first
+ * FIFO, annotations in the background one, behind every status write
+ * waiting. Their answers are not parsed: only the code matters. */
+static int write_send(struct controller *c, struct write_op *w, const struct kube_resource *res,
+		      const char *sub, json_t *patch)
 {
-	while (c->qhead && c->in_flight < MAX_WRITES_IN_FLIGHT) {
-		struct write_op *w = c->qhead;
-		int r;
+	struct kube_call call = {
+		.method = "PATCH",
+		.res = res,
+		.ns = w->ns,
+		.name = w->name,
+		.subresource = sub,
+		.body = patch,
+		.content_type = KUBE_MERGE_PATCH,
+		.queue = w->what[0] == 'a' ? KUBE_QUEUE_BACKGROUND : KUBE_QUEUE_NORMAL,
+		.discard_body = true,
+	};
+	int r = patch ? kube_submit(c->client, &call, write_done, w, &w->req) : -ENOMEM;
 
-		c->qhead = w->qnext;
-		if (!c->qhead)
-			c->qtail = NULL;
-		w->qnext = NULL;
-		/* Status patches are built when sent: a backlog of 10,000
-		 * costs addresses, not JSON trees. */
-		if (!w->patch && w->mkey[0] == 's')
-			w->patch = status_patch(w->addrs, w->naddrs, c->cfg.ip_mode);
-		r = w->patch ? kube_patch(c->client, w->res, w->ns, w->name, w->sub, w->patch, NULL,
-					  write_done, w, &w->req)
-			     : -ENOMEM;
-		json_decref(w->patch);
-		w->patch = NULL;
-		if (r < 0) {
-			if (r != -EPERM)
-				log_warn(COMP, "cannot submit write", LF_STR("what", w->what),
-					 LF_STR("object", w->key), LF_ERR(r));
-			write_op_free(w);
-			continue;
-		}
-		w->sent = true;
-		c->in_flight++;
-	}
-}
-
-/* Drops the patches not sent yet (no longer leader). */
-static void writes_drop_queued(struct controller *c)
-{
-	while (c->qhead) {
-		struct write_op *w = c->qhead;
-
-		c->qhead = w->qnext;
+	json_decref(patch);
+	if (r < 0) {
+		if (r != -EPERM)
+			log_warn(COMP, "cannot submit write", LF_STR("what", w->what),
+				 LF_STR("object", w->key), LF_ERR(r));
 		write_op_free(w);
 	}
-	c->qtail = NULL;
-}
-
-static int submit_patch_op(struct controller *c, const struct kube_resource *res, const char *ns,
-			   const char *name, const char *sub, json_t *patch, const char *what,
-			   struct write_op **ret_w)
-{
-	struct write_op *w;
-
-	if (!patch && what[0] != 's')
-		return -ENOMEM;
-	w = write_op_new(c, ns ? ns : "", name, what);
-	if (!w) {
-		json_decref(patch);
-		return -ENOMEM;
-	}
-	w->res = res;
-	w->sub = sub;
-	w->patch = patch;
-	if (!ns)
-		w->ns = NULL;
-	if (ret_w)
-		*ret_w = w;
-	if (c->qtail)
-		c->qtail->qnext = w;
-	else
-		c->qhead = w;
-	c->qtail = w;
-	return 0; /* the caller finishes w, then calls writes_pump() */
+	return r;
 }
 
 static int submit_patch(struct controller *c, const struct kube_resource *res, const char *ns,
 			const char *name, const char *sub, json_t *patch, const char *what)
 {
-	int r = submit_patch_op(c, res, ns, name, sub, patch, what, NULL);
+	struct write_op *w = write_op_new(c, ns ? ns : "", name, what);
 
-	writes_pump(c);
-	return r;
+	if (!w) {
+		json_decref(patch);
+		return -ENOMEM;
+	}
+	if (!ns)
+		w->ns = NULL;
+	return write_send(c, w, res, sub, patch);
+}
+
+/* Cancels every write, sent or waiting in the client's queue (leadership
+ * lost, shutdown): no callback follows. */
+static void writes_cancel(struct controller *c)
+{
+	while (c->writes) {
+		kube_request_cancel(c->writes->req);
+		if (c->writes->retry)
+			kube_retry_cancel(c->writes->retry);
+		write_op_free(c->writes);
+	}
 }
 
 /* Remembers w as the write in flight for its object and kind. */
@@ -390,11 +506,6 @@ static void pending_put(struct controller *c, struct write_op *w)
 		if (old)
 			((struct write_op *)old)->in_map = false;
 	}
-}
-
-static bool same_str(const char *a, const char *b)
-{
-	return (a == NULL) == (b == NULL) && (!a || strcmp(a, b) == 0);
 }
 
 /* Patches the annotation of the Service key ("ns/name") unless the same
@@ -416,14 +527,15 @@ static void write_annotation(struct controller *c, const char *key, const char *
 	ns[slash - key] = '\0';
 	p = json_pack("{s:{s:{s:s?}}}", "metadata", "annotations", SERVICE_ANNOT_ALLOCATED_FROM,
 		      value);
-	w = NULL;
-	if (submit_patch_op(c, &KUBE_SERVICES, ns, slash + 1, NULL, p, "annotation", &w) == 0 &&
-	    w) {
-		w->annot_set = true;
-		w->annot = value ? strdup(value) : NULL;
-		pending_put(c, w);
+	w = write_op_new(c, ns, slash + 1, "annotation");
+	if (!w) {
+		json_decref(p);
+		return;
 	}
-	writes_pump(c);
+	w->annot_set = true;
+	w->annot = value ? strdup(value) : NULL;
+	pending_put(c, w);
+	write_send(c, w, &KUBE_SERVICES, NULL, p);
 }
 
 /* clear_status: removes the released addresses (or everything) from
@@ -506,98 +618,12 @@ static void format_addrs(const struct ip_addr *a, size_t n, char *buf, size_t le
 
 /* ---- applying decisions ---- */
 
-static void queued_event_free(struct queued_event *e)
-{
-	free(e); /* one allocation with its strings */
-}
-
-static void events_pump(struct controller *c)
-{
-	struct kube_event_stats st;
-
-	while (c->ehead) {
-		struct queued_event *e = c->ehead;
-		struct kube_object_ref ref = {
-			.api_version = e->api_version,
-			.kind = e->kind,
-			.ns = e->ns,
-			.name = e->name,
-			.uid = e->uid,
-		};
-
-		kube_event_get_stats(c->events, &st);
-		if (st.in_flight >= MAX_EVENTS_IN_FLIGHT) {
-			loop_timer_arm(c->event_timer, EVENT_PUMP_US);
-			return;
-		}
-		c->ehead = e->next;
-		if (!c->ehead)
-			c->etail = NULL;
-		kube_event_record(c->events, &ref, e->type, e->reason, e->msg);
-		queued_event_free(e);
-	}
-}
-
-static void on_event_timer(struct loop_timer *t, void *userdata)
-{
-	events_pump(userdata);
-}
-
-static void events_drop_queued(struct controller *c)
-{
-	while (c->ehead) {
-		struct queued_event *e = c->ehead;
-
-		c->ehead = e->next;
-		queued_event_free(e);
-	}
-	c->etail = NULL;
-}
-
-/* Records an Event, queued so that a burst does not open a request per
- * Event at once. */
+/* Records an Event. The recorder sends at most a few at once, as the
+ * client's background requests, and keeps the rest as compact records. */
 static void event_record(struct controller *c, const struct kube_object_ref *ref,
 			 enum kube_event_type type, const char *reason, const char *msg)
 {
-	const char *src[7] = {
-		ref->api_version, ref->kind, ref->ns ? ref->ns : "", ref->name, ref->uid,
-		reason,		  msg
-	};
-	char **dst[7];
-	size_t len[7], total = sizeof(struct queued_event);
-	struct queued_event *e;
-	char *p;
-
-	for (int i = 0; i < 7; i++) {
-		len[i] = src[i] ? strlen(src[i]) + 1 : 0;
-		total += len[i];
-	}
-	e = malloc(total);
-	if (!e)
-		return;
-	memset(e, 0, sizeof(*e));
-	e->type = type;
-	dst[0] = &e->api_version;
-	dst[1] = &e->kind;
-	dst[2] = &e->ns;
-	dst[3] = &e->name;
-	dst[4] = &e->uid;
-	dst[5] = &e->reason;
-	dst[6] = &e->msg;
-	p = (char *)(e + 1);
-	for (int i = 0; i < 7; i++) {
-		if (!src[i])
-			continue;
-		memcpy(p, src[i], len[i]);
-		*dst[i] = p;
-		p += len[i];
-	}
-	if (c->etail)
-		c->etail->next = e;
-	else
-		c->ehead = e;
-	c->etail = e;
-	events_pump(c);
+	kube_event_record(c->events, ref, type, reason, msg);
 }
 
 static void event_svc(struct controller *c, const struct service *svc, enum kube_event_type type,
@@ -641,18 +667,18 @@ static void apply(struct controller *c, const struct alloc_decision *d)
 			    memcmp(w->addrs, addrs, n * sizeof(addrs[0])) == 0 &&
 			    w->annot_set == annot_differs && same_str(w->annot, d->pool_annotation))
 				goto events;
-			w = NULL;
-			if (submit_patch_op(c, &KUBE_SERVICES, d->namespace, d->name, "status",
-					    NULL, "status", &w) == 0 &&
-			    w) {
-				char list[128];
-
+			w = write_op_new(c, d->namespace, d->name, "status");
+			if (w) {
 				w->naddrs = n;
 				memcpy(w->addrs, addrs, sizeof(w->addrs));
 				w->annot_set = annot_differs;
 				w->annot = d->pool_annotation ? strdup(d->pool_annotation) : NULL;
 				pending_put(c, w);
-				writes_pump(c);
+			}
+			if (w && write_send(c, w, &KUBE_SERVICES, "status",
+					    status_patch(addrs, n, c->cfg.ip_mode)) == 0) {
+				char list[128];
+
 				if (n) {
 					format_addrs(addrs, n, list, sizeof(list));
 					snprintf(msg, sizeof(msg), "Assigned IP [%s] from pool %s",
@@ -676,7 +702,7 @@ static void apply(struct controller *c, const struct alloc_decision *d)
 			char key[600];
 
 			snprintf(key, sizeof(key), "%s/%s", d->namespace, d->name);
-			write_annotation(c, key, d->pool_annotation);
+			annotation_write(c, key, d->pool_annotation);
 		}
 	}
 events:
@@ -731,15 +757,17 @@ static void schedule_pool_flush(struct controller *c)
 		loop_timer_arm(c->pool_timer, POOL_FLUSH_DELAY_US);
 }
 
-/* Applies every pending decision. */
+/* Applies the pending decisions, while writes are below their bound; the
+ * rest stay pending in the allocator (dirty_left) until writes finish. */
 static void controller_drain(struct controller *c)
 {
 	struct alloc_decision *d;
-	int r;
+	int r = 0;
 
 	if (!active(c))
 		return;
-	while ((r = alloc_next_dirty(c->alloc, &d)) > 0) {
+	c->dirty_left = false;
+	while (!(c->dirty_left = writes_full(c)) && (r = alloc_next_dirty(c->alloc, &d)) > 0) {
 		apply(c, d);
 		alloc_decision_free(d);
 	}
@@ -994,8 +1022,10 @@ static void controller_deactivate(struct controller *c)
 	alloc_free(c->alloc);
 	c->alloc = NULL;
 	requeue_clear(c);
-	writes_drop_queued(c);
-	events_drop_queued(c);
+	writes_cancel(c);
+	key_fifo_clear(&c->deferred);
+	key_fifo_clear(&c->lazy_annot);
+	c->dirty_left = false;
 	loop_timer_disarm(c->pool_timer);
 	if (c->m_pool_addrs)
 		metric_clear(c->m_pool_addrs);
@@ -1030,6 +1060,8 @@ static void inf_synced(struct informer *inf, void *userdata)
 {
 	struct controller *c = userdata;
 
+	if (inf == c->pool_inf)
+		bgp_report_pools_changed(c->bgp);
 	if (c->synced || !informer_synced(c->svc_inf) || !informer_synced(c->ns_inf) ||
 	    !informer_synced(c->pool_inf))
 		return;
@@ -1079,15 +1111,29 @@ static void svc_item_free(void *p, void *userdata)
 	free(item);
 }
 
+/* A Service changed: decide it now, or, while writes are at their bound
+ * (or others wait already, to keep the order), remember its key. */
 static void svc_changed(struct controller *c, struct svc_item *item)
+{
+	if (!active(c))
+		return;
+	if (writes_full(c) || c->deferred.head) {
+		char key[600];
+
+		kube_key_format(item->svc->namespace, item->svc->name, key, sizeof(key));
+		key_fifo_push(&c->deferred, key, false, NULL);
+		return;
+	}
+	svc_decide(c, item);
+}
+
+static void svc_decide(struct controller *c, struct svc_item *item)
 {
 	struct service *copy;
 	struct alloc_decision *d;
 	uint64_t t0 = loop_now_us();
 	int r;
 
-	if (!active(c))
-		return;
 	copy = service_ref(item->svc);
 	if (!copy) {
 		log_error(COMP, "out of memory", LF_STR("namespace", item->svc->namespace),
@@ -1136,6 +1182,7 @@ static void pool_add(struct informer *inf, const char *key, void *item, void *us
 {
 	struct controller *c = userdata;
 
+	bgp_report_pools_changed(c->bgp);
 	if (!active(c))
 		return;
 	pool_set_json(c, item);
@@ -1171,6 +1218,7 @@ static void pool_delete(struct informer *inf, const char *key, void *old_item, v
 	struct kube_meta m;
 	const char *why;
 
+	bgp_report_pools_changed(c->bgp);
 	if (!active(c))
 		return;
 	if (kube_meta_get(old_item, true, false, &m, &why) == 0)
@@ -1214,6 +1262,7 @@ static void on_started_leading(struct leader *le, void *userdata)
 
 	log_info(COMP, "became leader", LF_STR("identity", c->identity));
 	c->leading = true;
+	bgp_report_set_leading(c->bgp, true);
 	controller_activate(c);
 }
 
@@ -1226,6 +1275,7 @@ static void on_stopped_leading(struct leader *le, void *userdata)
 	else
 		log_warn(COMP, "lost leadership, stopped writing", LF_STR("identity", c->identity));
 	c->leading = false;
+	bgp_report_set_leading(c->bgp, false);
 	controller_deactivate(c);
 }
 
@@ -1329,6 +1379,8 @@ struct controller *controller_new(struct loop *loop, struct kube_client *client,
 	c->lb_class = strdup(cfg->lb_class);
 	c->identity = strdup(cfg->identity ? cfg->identity : "ironlb-controller");
 	kube_map_init(&c->pending, write_op_mkey);
+	key_fifo_init(&c->deferred);
+	key_fifo_init(&c->lazy_annot);
 	c->rl_inf = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000000, 10);
 	c->rl_write = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000000, 20);
 	c->rl_event = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000000, 10);
@@ -1342,7 +1394,6 @@ struct controller *controller_new(struct loop *loop, struct kube_client *client,
 	c->events = kube_event_recorder_new(client, loop, &eo);
 	c->pool_timer = loop_timer_new(loop, on_pool_timer, c);
 	c->requeue_timer = loop_timer_new(loop, on_requeue_timer, c);
-	c->event_timer = loop_timer_new(loop, on_event_timer, c);
 	c->svc_inf = informer_new(client, loop,
 				  &(struct informer_opts){
 					  .res = &KUBE_SERVICES,
@@ -1376,8 +1427,11 @@ struct controller *controller_new(struct loop *loop, struct kube_client *client,
 					   .on_error = inf_error,
 					   .userdata = c,
 				   });
-	if (!c->events || !c->pool_timer || !c->requeue_timer || !c->event_timer || !c->svc_inf ||
-	    !c->ns_inf || !c->pool_inf)
+	if (!c->events || !c->pool_timer || !c->requeue_timer || !c->svc_inf || !c->ns_inf ||
+	    !c->pool_inf)
+		goto fail;
+	c->bgp = bgp_report_new(loop, client, metrics, c->events, c->namespace, c->pool_inf);
+	if (!c->bgp)
 		goto fail;
 	if (cfg->leader_elect) {
 		c->leader = leader_new(client, loop,
@@ -1413,10 +1467,12 @@ int controller_start(struct controller *c)
 	int r;
 
 	if ((r = informer_start(c->pool_inf)) < 0 || (r = informer_start(c->ns_inf)) < 0 ||
-	    (r = informer_start(c->svc_inf)) < 0)
+	    (r = informer_start(c->svc_inf)) < 0 || (r = bgp_report_start(c->bgp)) < 0)
 		return r;
 	if (c->leader && (r = leader_start(c->leader)) < 0)
 		return r;
+	if (!c->leader)
+		bgp_report_set_leading(c->bgp, true);
 	return 0;
 }
 
@@ -1448,6 +1504,7 @@ void controller_shutdown(struct controller *c, void (*done)(void *userdata), voi
 	c->shutdown_ud = userdata;
 	c->stopping = true;
 	c->leading = false;
+	bgp_report_set_leading(c->bgp, false);
 	controller_deactivate(c);
 	if (c->leader && leader_release(c->leader, release_done, c) == 0)
 		return;
@@ -1461,25 +1518,20 @@ void controller_free(struct controller *c)
 		return;
 	if (c->leader)
 		kube_client_set_write_gate(c->client, NULL, NULL);
-	writes_drop_queued(c);
-	events_drop_queued(c);
-	while (c->writes) {
-		kube_request_cancel(c->writes->req);
-		if (c->writes->retry)
-			kube_retry_cancel(c->writes->retry);
-		write_op_free(c->writes);
-	}
+	writes_cancel(c);
 	requeue_clear(c);
 	kube_map_free(&c->pending);
+	key_fifo_free(&c->deferred);
+	key_fifo_free(&c->lazy_annot);
 	alloc_free(c->alloc);
 	informer_free(c->svc_inf);
 	informer_free(c->ns_inf);
+	bgp_report_free(c->bgp);
 	informer_free(c->pool_inf);
 	leader_free(c->leader);
 	kube_event_recorder_free(c->events);
 	loop_timer_free(c->pool_timer);
 	loop_timer_free(c->requeue_timer);
-	loop_timer_free(c->event_timer);
 	free(c->namespace);
 	free(c->lb_class);
 	free(c->identity);

@@ -33,6 +33,7 @@
  * gives up on the server. */
 #define KUBE_WATCH_GRACE_US (60u * 1000000u)
 #define KUBE_DEFAULT_RETRY_US 1000000u
+#define KUBE_DEFAULT_MAX_IN_FLIGHT 16
 
 struct kube_client {
 	struct loop *loop;
@@ -49,6 +50,11 @@ struct kube_client {
 	void *gate_userdata;
 	struct kube_request *reqs;
 	struct kube_client_stats stats;
+	/* Requests waiting for a slot: [0] KUBE_QUEUE_NORMAL, [1] background. */
+	struct kube_request *qhead[2], *qtail[2];
+	unsigned active; /* requests in the transport, watches not counted */
+	bool pumping;
+	bool freeing;
 };
 
 struct kube_request {
@@ -56,11 +62,17 @@ struct kube_request {
 	struct kube_request *prev, *next;
 	char method[8];
 	char verb[8];
-	char *path;
-	char *url;
+	char *path; /* path, body and content_type live after the struct */
+	char *url;  /* built when the request first starts */
 	char *body;
 	size_t body_len;
 	char *content_type;
+	enum kube_queue queue;
+	bool discard_body;
+	bool bypass_gate;
+	bool queued;  /* waiting in qhead[queue - 1] */
+	bool counted; /* counted in c->active */
+	struct kube_request *qprev, *qnext;
 	uint64_t timeout_us;
 	kube_data_fn on_data;
 	kube_done_fn done;
@@ -178,6 +190,8 @@ struct kube_client *kube_client_new_transport(struct loop *loop, const struct ku
 		c->opts.max_retry_after_us = 10u * 1000000u;
 	if (!c->opts.token_reload_us)
 		c->opts.token_reload_us = 60u * 1000000u;
+	if (!c->opts.max_in_flight)
+		c->opts.max_in_flight = KUBE_DEFAULT_MAX_IN_FLIGHT;
 	if (c->opts.user_agent)
 		kube_buf_puts(&ua, c->opts.user_agent);
 	else
@@ -251,6 +265,7 @@ void kube_client_free(struct kube_client *c)
 {
 	if (!c)
 		return;
+	c->freeing = true; /* cancelling must not start queued requests */
 	for (struct kube_request *req = c->reqs, *next; req; req = next) {
 		next = req->next;
 		kube_request_cancel(req);
@@ -362,6 +377,56 @@ struct kube_client *kube_request_client(const struct kube_request *req)
 
 /* ---- lifecycle ---- */
 
+static int queue_class(const struct kube_request *req)
+{
+	return req->queue == KUBE_QUEUE_BACKGROUND ? 1 : 0;
+}
+
+static void queue_remove(struct kube_request *req)
+{
+	struct kube_client *c = req->c;
+	int q = queue_class(req);
+
+	if (req->qprev)
+		req->qprev->qnext = req->qnext;
+	else
+		c->qhead[q] = req->qnext;
+	if (req->qnext)
+		req->qnext->qprev = req->qprev;
+	else
+		c->qtail[q] = req->qprev;
+	req->qprev = req->qnext = NULL;
+	req->queued = false;
+	c->stats.queued--;
+}
+
+/* Puts a request in its FIFO: at the back, or at the front for a retry,
+ * which waited its turn once already. */
+static void queue_add(struct kube_request *req, bool front)
+{
+	struct kube_client *c = req->c;
+	int q = queue_class(req);
+
+	if (front) {
+		req->qnext = c->qhead[q];
+		if (c->qhead[q])
+			c->qhead[q]->qprev = req;
+		else
+			c->qtail[q] = req;
+		c->qhead[q] = req;
+	} else {
+		req->qprev = c->qtail[q];
+		if (c->qtail[q])
+			c->qtail[q]->qnext = req;
+		else
+			c->qhead[q] = req;
+		c->qtail[q] = req;
+	}
+	req->queued = true;
+	if (++c->stats.queued > c->stats.max_queued)
+		c->stats.max_queued = c->stats.queued;
+}
+
 static void request_free(struct kube_request *req)
 {
 	struct kube_client *c = req->c;
@@ -373,20 +438,29 @@ static void request_free(struct kube_request *req)
 	if (req->next)
 		req->next->prev = req->prev;
 	c->stats.in_flight--;
+	if (req->queued)
+		queue_remove(req);
 	loop_timer_free(req->retry_timer);
 	kube_buf_free(&req->resp);
-	free(req->path);
 	free(req->url);
-	free(req->body);
-	free(req->content_type);
 	free(req);
 }
 
-static int attempt_start(struct kube_request *req)
+/* Hands the request's next attempt to the transport. */
+static int transport_start(struct kube_request *req)
 {
 	struct kube_client *c = req->c;
 	int r;
 
+	if (!req->url) {
+		struct kube_buf url = { 0 };
+
+		kube_buf_puts(&url, c->cfg->server);
+		kube_buf_puts(&url, req->path);
+		req->url = kube_buf_steal(&url);
+		if (!req->url)
+			return -ENOMEM;
+	}
 	kube_buf_free(&req->resp);
 	req->code = 0;
 	req->retry_after_s = 0;
@@ -401,26 +475,90 @@ static int attempt_start(struct kube_request *req)
 		return -ENOTCONN;
 	req->in_transport = true;
 	r = c->ops->start(req, c->tctx);
-	if (r < 0)
+	if (r < 0) {
 		req->in_transport = false;
-	else
-		c->stats.requests++;
-	return r;
+		return r;
+	}
+	c->stats.requests++;
+	if (!req->on_data) {
+		req->counted = true;
+		c->active++;
+	}
+	return 0;
+}
+
+static void request_complete(struct kube_request *req, int err, const char *message);
+static bool is_write(const char *method);
+
+/* Starts queued requests while there are free slots, the first FIFO
+ * before the background one. */
+static void queue_pump(struct kube_client *c)
+{
+	if (c->pumping || c->freeing)
+		return;
+	c->pumping = true;
+	while (c->active < c->opts.max_in_flight) {
+		struct kube_request *req = c->qhead[0] ? c->qhead[0] : c->qhead[1];
+		int r;
+
+		if (!req)
+			break;
+		queue_remove(req);
+		/* The gate again: leadership may have ended while it waited. */
+		if (is_write(req->method) && !req->bypass_gate && c->gate &&
+		    !c->gate(c->gate_userdata))
+			request_complete(req, -EPERM, "refused by the write gate");
+		else if ((r = transport_start(req)) < 0)
+			request_complete(req, r, "could not start the request");
+	}
+	c->pumping = false;
+}
+
+/* A request left the transport: its slot goes to the next in line. */
+static void slot_release(struct kube_request *req)
+{
+	if (!req->counted)
+		return;
+	req->counted = false;
+	req->c->active--;
+}
+
+/* Starts the request's next attempt, or queues it when it is a queued
+ * request and every slot is taken (or others wait before it). front: a
+ * retry, which goes before the requests that have not been sent yet. */
+static int attempt_start(struct kube_request *req, bool front)
+{
+	struct kube_client *c = req->c;
+
+	if (req->queue != KUBE_QUEUE_NONE &&
+	    (c->active >= c->opts.max_in_flight || (!front && c->qhead[queue_class(req)]) ||
+	     (req->queue == KUBE_QUEUE_BACKGROUND && c->qhead[0]))) {
+		queue_add(req, front);
+		return 0;
+	}
+	return transport_start(req);
 }
 
 void kube_request_cancel(struct kube_request *req)
 {
+	struct kube_client *c;
+
 	if (!req || req->cancelled)
 		return;
+	c = req->c;
 	req->cancelled = true;
 	if (req->in_transport) {
 		req->in_transport = false;
-		req->c->ops->stop(req, req->c->tctx);
+		c->ops->stop(req, c->tctx);
 	}
+	slot_release(req);
+	if (req->queued)
+		queue_remove(req);
 	if (req->retry_timer)
 		loop_timer_disarm(req->retry_timer);
 	if (!req->busy)
 		request_free(req);
+	queue_pump(c);
 }
 
 static bool is_write(const char *method)
@@ -432,56 +570,68 @@ int kube_submit(struct kube_client *c, const struct kube_call *call, kube_done_f
 		void *userdata, struct kube_request **ret_req)
 {
 	struct kube_request *req;
-	struct kube_buf url = { 0 };
+	char *path = NULL, *body = NULL, *p;
+	const char *ctype = NULL;
+	size_t plen, blen = 0, clen = 0;
 	int r;
 
 	if (!call->method || strlen(call->method) >= sizeof(req->method) ||
 	    (call->verb && strlen(call->verb) >= sizeof(req->verb)) ||
-	    (!call->res && !call->raw_path))
+	    (!call->res && !call->raw_path) || call->queue > KUBE_QUEUE_BACKGROUND)
 		return -EINVAL;
 	if (call->raw_path && call->raw_path[0] != '/')
 		return -EINVAL;
 	if (is_write(call->method) && !call->bypass_gate && c->gate && !c->gate(c->gate_userdata))
 		return -EPERM;
-	req = calloc(1, sizeof(*req));
-	if (!req)
+	if (call->raw_path) {
+		path = strdup(call->raw_path);
+		r = path ? 0 : -ENOMEM;
+	} else {
+		r = kube_path_build(call->res, call->ns, call->name, call->subresource, call->list,
+				    &path);
+	}
+	if (r < 0)
+		return r;
+	if (call->body) {
+		body = json_dumps(call->body, JSON_COMPACT); /* new string */
+		if (!body) {
+			free(path);
+			return -EINVAL;
+		}
+		blen = strlen(body);
+		ctype = call->content_type ? call->content_type : "application/json";
+		clen = strlen(ctype) + 1;
+	}
+	/* One allocation for the request, its path, body and content type:
+	 * a backlog of queued writes costs little more than its bytes. */
+	plen = strlen(path) + 1;
+	req = calloc(1, sizeof(*req) + plen + (body ? blen + 1 : 0) + clen);
+	if (!req) {
+		free(path);
+		free(body);
 		return -ENOMEM;
+	}
+	p = (char *)(req + 1);
+	req->path = memcpy(p, path, plen);
+	p += plen;
+	free(path);
+	if (body) {
+		req->body = memcpy(p, body, blen + 1);
+		req->body_len = blen;
+		p += blen + 1;
+		req->content_type = memcpy(p, ctype, clen);
+		free(body);
+	}
 	req->c = c;
 	snprintf(req->method, sizeof(req->method), "%s", call->method);
 	snprintf(req->verb, sizeof(req->verb), "%s", call->verb ? call->verb : call->method);
 	req->on_data = call->on_data;
 	req->done = done;
 	req->userdata = userdata;
-	if (call->raw_path) {
-		req->path = strdup(call->raw_path);
-		r = req->path ? 0 : -ENOMEM;
-	} else {
-		r = kube_path_build(call->res, call->ns, call->name, call->subresource, call->list,
-				    &req->path);
-	}
-	if (r < 0)
-		goto fail;
-	kube_buf_puts(&url, c->cfg->server);
-	kube_buf_puts(&url, req->path);
-	req->url = kube_buf_steal(&url);
-	if (!req->url) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	if (call->body) {
-		req->body = json_dumps(call->body, JSON_COMPACT); /* new string */
-		if (!req->body) {
-			r = -EINVAL;
-			goto fail;
-		}
-		req->body_len = strlen(req->body);
-		req->content_type =
-			strdup(call->content_type ? call->content_type : "application/json");
-		if (!req->content_type) {
-			r = -ENOMEM;
-			goto fail;
-		}
-	}
+	/* A watch never waits for a slot: it would hold one for minutes. */
+	req->queue = call->on_data ? KUBE_QUEUE_NONE : call->queue;
+	req->discard_body = call->discard_body;
+	req->bypass_gate = call->bypass_gate;
 	if (call->timeout_us == UINT64_MAX)
 		req->timeout_us = 0;
 	else if (call->timeout_us)
@@ -497,7 +647,7 @@ int kube_submit(struct kube_client *c, const struct kube_call *call, kube_done_f
 		c->reqs->prev = req;
 	c->reqs = req;
 	c->stats.in_flight++;
-	r = attempt_start(req);
+	r = attempt_start(req, false);
 	if (r < 0) {
 		request_free(req);
 		return r;
@@ -505,13 +655,6 @@ int kube_submit(struct kube_client *c, const struct kube_call *call, kube_done_f
 	if (ret_req)
 		*ret_req = req;
 	return 0;
-fail:
-	free(req->path);
-	free(req->url);
-	free(req->body);
-	free(req->content_type);
-	free(req);
-	return r;
 }
 
 void kube_transport_headers(struct kube_request *req, long code, unsigned retry_after_s,
@@ -545,6 +688,8 @@ int kube_transport_data(struct kube_request *req, const void *data, size_t len)
 			req->abort_err = r;
 		return r < 0 ? r : 0;
 	}
+	if (req->discard_body && req->code >= 200 && req->code < 300)
+		return 0;
 	if (req->resp.len + len > KUBE_MAX_BODY) {
 		req->abort_err = -EFBIG;
 		return -EFBIG;
@@ -695,15 +840,21 @@ void kube_transport_end(struct kube_request *req, int err, const char *message)
 {
 	uint64_t delay;
 
+	struct kube_client *c = req->c;
+
 	if (!req->in_transport)
 		return;
 	req->in_transport = false;
+	slot_release(req);
 	count_attempt(req, loop_now_us());
 	if (err == -ECANCELED && req->abort_err)
 		err = 0;
-	if (want_retry(req, err, &delay) && schedule_retry(req, delay))
+	if (want_retry(req, err, &delay) && schedule_retry(req, delay)) {
+		queue_pump(c);
 		return;
+	}
 	request_complete(req, err, message);
+	queue_pump(c);
 }
 
 static void on_retry_timer(struct loop_timer *t, void *userdata)
@@ -712,7 +863,7 @@ static void on_retry_timer(struct loop_timer *t, void *userdata)
 	int r;
 
 	(void)t;
-	r = attempt_start(req);
+	r = attempt_start(req, true);
 	if (r < 0)
 		request_complete(req, r, "could not start the request");
 }

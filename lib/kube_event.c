@@ -9,6 +9,12 @@
  * not N. If the Event is gone (404: its TTL expired), it is created again
  * with the accumulated count.
  *
+ * At most max_in_flight requests are out at once; an aggregate with
+ * something to send waits in a FIFO (wnext) and goes out when an answer
+ * frees a slot. A waiting aggregate is its own compact record (one
+ * allocation with its strings), so a burst of thousands of Events costs
+ * a few hundred bytes each, not a built request each.
+ *
  * Rate limiting is per object (token bucket, client-go's spam filter
  * defaults) and its state lives in a second LRU map, so an object that
  * floods with ever-changing messages is held back too.
@@ -29,14 +35,18 @@
 #define EVENT_BURST 25
 #define EVENT_REFILL_US (300ull * 1000000u)
 #define EVENT_MAX_MESSAGE 1024
+#define EVENT_MAX_IN_FLIGHT 8
 
 struct lru_node {
 	struct lru_node *prev, *next;
 };
 
 struct ev_entry {
-	struct lru_node lru; /* first: entries are found from their node */
-	char *key;
+	struct lru_node lru;	/* first: entries are found from their node */
+	struct ev_entry *wnext; /* in the recorder's wait FIFO */
+	bool waiting;
+	char *key; /* key and the obj_* strings, reason, message and ns live
+		    * after the struct */
 	char *ns;
 	char *name; /* the Event's name */
 	char *obj_api_version, *obj_kind, *obj_ns, *obj_name, *obj_uid, *obj_rv, *obj_field;
@@ -67,7 +77,8 @@ struct kube_event_recorder {
 	struct lru_node ev_lru; /* most recent first */
 	struct kube_map rates;
 	struct lru_node rate_lru;
-	struct lru_node evicted; /* out of the map, request in flight: freed on completion */
+	struct lru_node evicted; /* out of the map, request in flight or waiting: freed after it */
+	struct ev_entry *whead, *wtail; /* waiting for a request slot */
 	uint64_t seq;
 	struct kube_event_stats st;
 };
@@ -113,18 +124,7 @@ static const char *rate_key(const void *v)
 static void entry_free(struct ev_entry *e)
 {
 	lru_unlink(&e->lru);
-	free(e->key);
-	free(e->ns);
 	free(e->name);
-	free(e->obj_api_version);
-	free(e->obj_kind);
-	free(e->obj_ns);
-	free(e->obj_name);
-	free(e->obj_uid);
-	free(e->obj_rv);
-	free(e->obj_field);
-	free(e->reason);
-	free(e->message);
 	free(e);
 }
 
@@ -134,7 +134,7 @@ static void entry_drop(struct kube_event_recorder *rec, struct ev_entry *e)
 {
 	kube_map_remove(&rec->events, e->key);
 	lru_unlink(&e->lru);
-	if (e->req) {
+	if (e->req || e->waiting) {
 		e->evicted = true;
 		lru_push_front(&rec->evicted, &e->lru);
 		return;
@@ -212,6 +212,50 @@ static void report(struct kube_event_recorder *rec, struct ev_entry *e,
 static int send_post(struct kube_event_recorder *rec, struct ev_entry *e);
 static int send_patch(struct kube_event_recorder *rec, struct ev_entry *e);
 
+/* Sends e's next request (POST until it exists, then PATCH) now, or puts
+ * it in the wait FIFO while max_in_flight requests are out. */
+static int entry_send(struct kube_event_recorder *rec, struct ev_entry *e)
+{
+	if (e->waiting)
+		return 0;
+	if (rec->st.in_flight >= rec->o.max_in_flight || rec->whead) {
+		e->waiting = true;
+		e->wnext = NULL;
+		if (rec->wtail)
+			rec->wtail->wnext = e;
+		else
+			rec->whead = e;
+		rec->wtail = e;
+		rec->st.waiting++;
+		return 0;
+	}
+	return e->posted ? send_patch(rec, e) : send_post(rec, e);
+}
+
+/* Sends waiting aggregates while slots are free (after an answer). */
+static void pump(struct kube_event_recorder *rec)
+{
+	while (rec->whead && rec->st.in_flight < rec->o.max_in_flight) {
+		struct ev_entry *e = rec->whead;
+		int r;
+
+		rec->whead = e->wnext;
+		if (!rec->whead)
+			rec->wtail = NULL;
+		e->wnext = NULL;
+		e->waiting = false;
+		rec->st.waiting--;
+		r = e->posted ? send_patch(rec, e) : send_post(rec, e);
+		if (r < 0) {
+			report(rec, e, NULL, r, "could not send the Event");
+			if (e->evicted)
+				entry_free(e);
+			else
+				entry_drop(rec, e);
+		}
+	}
+}
+
 /* After a request: send what accumulated meanwhile, or let go of an
  * aggregate that was evicted while its request was out. */
 static void after_request(struct kube_event_recorder *rec, struct ev_entry *e)
@@ -225,7 +269,7 @@ static void after_request(struct kube_event_recorder *rec, struct ev_entry *e)
 	if (!e->dirty)
 		return;
 	e->dirty = false;
-	r = e->posted ? send_patch(rec, e) : send_post(rec, e);
+	r = entry_send(rec, e);
 	if (r < 0) {
 		report(rec, e, NULL, r, "could not send the Event");
 		entry_drop(rec, e);
@@ -246,11 +290,12 @@ static void on_posted(const struct kube_result *res, void *userdata)
 			entry_free(e);
 		else
 			entry_drop(rec, e);
-		return;
+	} else {
+		rec->st.posted++;
+		e->posted = true;
+		after_request(rec, e);
 	}
-	rec->st.posted++;
-	e->posted = true;
-	after_request(rec, e);
+	pump(rec);
 }
 
 static void on_patched(const struct kube_result *res, void *userdata)
@@ -266,11 +311,12 @@ static void on_patched(const struct kube_result *res, void *userdata)
 
 		e->posted = false;
 		e->dirty = false;
-		r = send_post(rec, e);
+		r = entry_send(rec, e);
 		if (r < 0) {
 			report(rec, e, NULL, r, "could not send the Event");
 			entry_drop(rec, e);
 		}
+		pump(rec);
 		return;
 	}
 	if (res->err < 0)
@@ -278,6 +324,7 @@ static void on_patched(const struct kube_result *res, void *userdata)
 	else
 		rec->st.patched++;
 	after_request(rec, e);
+	pump(rec);
 }
 
 static json_t *event_body(struct kube_event_recorder *rec, struct ev_entry *e)
@@ -329,7 +376,14 @@ static int send_post(struct kube_event_recorder *rec, struct ev_entry *e)
 	body = event_body(rec, e);
 	if (!body)
 		return -ENOMEM;
-	r = kube_create(rec->c, &KUBE_EVENTS, e->ns, body, on_posted, e, &e->req);
+	r = kube_submit(rec->c,
+			&(struct kube_call){ .method = "POST",
+					     .res = &KUBE_EVENTS,
+					     .ns = e->ns,
+					     .body = body,
+					     .queue = KUBE_QUEUE_BACKGROUND,
+					     .discard_body = true },
+			on_posted, e, &e->req);
 	json_decref(body);
 	if (r == 0)
 		rec->st.in_flight++;
@@ -346,8 +400,16 @@ static int send_patch(struct kube_event_recorder *rec, struct ev_entry *e)
 	patch = json_pack("{s:i, s:s}", "count", (int)e->count, "lastTimestamp", last); /* new */
 	if (!patch)
 		return -ENOMEM;
-	r = kube_patch(rec->c, &KUBE_EVENTS, e->ns, e->name, NULL, patch, NULL, on_patched, e,
-		       &e->req);
+	r = kube_submit(rec->c,
+			&(struct kube_call){ .method = "PATCH",
+					     .res = &KUBE_EVENTS,
+					     .ns = e->ns,
+					     .name = e->name,
+					     .body = patch,
+					     .content_type = KUBE_MERGE_PATCH,
+					     .queue = KUBE_QUEUE_BACKGROUND,
+					     .discard_body = true },
+			on_patched, e, &e->req);
 	json_decref(patch);
 	if (r == 0)
 		rec->st.in_flight++;
@@ -380,26 +442,57 @@ static struct ev_entry *entry_new(struct kube_event_recorder *rec, const char *k
 				  const struct kube_object_ref *obj, enum kube_event_type type,
 				  const char *reason, const char *message, size_t msg_len)
 {
-	struct ev_entry *e = calloc(1, sizeof(*e));
+	/* The strings, copied after the struct (optional ones only when set),
+	 * the message cut to msg_len. */
+	const char *ns = obj->ns && obj->ns[0] ? obj->ns : "default";
+	const char *src[11] = { key,
+				ns,
+				reason,
+				message,
+				obj->kind,
+				obj->name,
+				obj->api_version,
+				obj->ns,
+				obj->uid,
+				obj->resource_version,
+				obj->field_path };
+	size_t len[11], total = sizeof(struct ev_entry);
+	struct ev_entry *e;
+	char **dst[11];
+	char *p;
 
+	for (int i = 0; i < 11; i++) {
+		if (!src[i] || (i >= 6 && !src[i][0]))
+			len[i] = 0;
+		else
+			len[i] = (i == 3 ? msg_len : strlen(src[i])) + 1;
+		total += len[i];
+	}
+	e = calloc(1, total);
 	if (!e)
 		return NULL;
 	lru_init(&e->lru);
 	e->rec = rec;
 	e->type = type;
-	e->key = strdup(key);
-	e->ns = strdup(obj->ns && obj->ns[0] ? obj->ns : "default");
-	e->reason = strdup(reason);
-	e->message = strndup(message, msg_len);
-	e->obj_kind = strdup(obj->kind);
-	e->obj_name = strdup(obj->name);
-	if (!e->key || !e->ns || !e->reason || !e->message || !e->obj_kind || !e->obj_name ||
-	    dup_opt(&e->obj_api_version, obj->api_version) < 0 ||
-	    dup_opt(&e->obj_ns, obj->ns) < 0 || dup_opt(&e->obj_uid, obj->uid) < 0 ||
-	    dup_opt(&e->obj_rv, obj->resource_version) < 0 ||
-	    dup_opt(&e->obj_field, obj->field_path) < 0) {
-		entry_free(e);
-		return NULL;
+	dst[0] = &e->key;
+	dst[1] = &e->ns;
+	dst[2] = &e->reason;
+	dst[3] = &e->message;
+	dst[4] = &e->obj_kind;
+	dst[5] = &e->obj_name;
+	dst[6] = &e->obj_api_version;
+	dst[7] = &e->obj_ns;
+	dst[8] = &e->obj_uid;
+	dst[9] = &e->obj_rv;
+	dst[10] = &e->obj_field;
+	p = (char *)(e + 1);
+	for (int i = 0; i < 11; i++) {
+		if (!len[i])
+			continue;
+		memcpy(p, src[i], len[i] - 1);
+		p[len[i] - 1] = '\0';
+		*dst[i] = p;
+		p += len[i];
 	}
 	return e;
 }
@@ -451,7 +544,9 @@ int kube_event_record(struct kube_event_recorder *rec, const struct kube_object_
 			e->dirty = true;
 			return 0;
 		}
-		r = send_patch(rec, e);
+		if (e->waiting)
+			return 0; /* its request, when it goes, carries the count */
+		r = entry_send(rec, e);
 		if (r < 0)
 			entry_drop(rec, e);
 		return r;
@@ -469,7 +564,7 @@ int kube_event_record(struct kube_event_recorder *rec, const struct kube_object_
 		return -ENOMEM;
 	}
 	lru_push_front(&rec->ev_lru, &e->lru);
-	r = send_post(rec, e);
+	r = entry_send(rec, e);
 	if (r < 0)
 		entry_drop(rec, e);
 	return r;
@@ -508,6 +603,8 @@ struct kube_event_recorder *kube_event_recorder_new(struct kube_client *client, 
 		rec->o.refill_us = EVENT_REFILL_US;
 	if (!rec->o.max_message)
 		rec->o.max_message = EVENT_MAX_MESSAGE;
+	if (!rec->o.max_in_flight)
+		rec->o.max_in_flight = EVENT_MAX_IN_FLIGHT;
 	kube_map_init(&rec->events, ev_key);
 	kube_map_init(&rec->rates, rate_key);
 	lru_init(&rec->ev_lru);

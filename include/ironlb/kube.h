@@ -51,6 +51,12 @@ struct kube_client_opts {
 	uint64_t max_retry_after_us; /* cap on the server's Retry-After; default 10 s */
 	uint64_t token_reload_us;    /* re-read period of a token file; default 60 s */
 	bool http1;		     /* never negotiate HTTP/2 (tests) */
+	/* Queued requests (kube_call.queue, below) wait while this many
+	 * requests are in flight (watches not counted); default 16. Every
+	 * request in flight holds transport buffers, so a burst of
+	 * thousands waits here, in order, instead of opening thousands of
+	 * streams at once. */
+	unsigned max_in_flight;
 };
 
 /* What a request produced. Pointers are borrowed and valid only during the
@@ -80,6 +86,15 @@ typedef void (*kube_done_fn)(const struct kube_result *res, void *userdata);
  * callback then gets that error. */
 typedef int (*kube_data_fn)(const char *data, size_t len, void *userdata);
 
+/* When a request starts. KUBE_QUEUE_NONE (the default, and all the
+ * convenience functions) starts it at once: leader election, informers and
+ * watches must never wait behind a burst of writes. KUBE_QUEUE_NORMAL waits
+ * in a FIFO while kube_client_opts.max_in_flight requests are in flight;
+ * KUBE_QUEUE_BACKGROUND waits in a second FIFO served only when the first
+ * is empty (Events, annotations). A retry of a queued request goes to the
+ * front of its FIFO. */
+enum kube_queue { KUBE_QUEUE_NONE = 0, KUBE_QUEUE_NORMAL, KUBE_QUEUE_BACKGROUND };
+
 /* A request as the generic entry point takes it. */
 struct kube_call {
 	const char *method;		 /* "GET", "POST", "PUT", "PATCH", "DELETE" */
@@ -95,6 +110,11 @@ struct kube_call {
 	uint64_t timeout_us; /* 0: the client's default; UINT64_MAX: none */
 	kube_data_fn on_data;
 	bool bypass_gate; /* a write allowed even when the write gate says no */
+	enum kube_queue queue;
+	/* A 2xx answer's body is neither kept nor parsed (kube_result.body
+	 * is NULL): for writes whose answer the caller does not read. Error
+	 * answers are parsed as usual. */
+	bool discard_body;
 };
 
 /* ---- client ---- */
@@ -118,7 +138,9 @@ struct kube_client_stats {
 	uint64_t connects; /* new connections opened */
 	uint64_t retries;  /* requests re-sent (Retry-After, new token) */
 	uint64_t token_reloads;
-	unsigned in_flight;
+	unsigned in_flight;  /* requests submitted and not finished, queued ones included */
+	unsigned queued;     /* of those, waiting for a slot (kube_call.queue) */
+	unsigned max_queued; /* the most that ever waited at once */
 };
 void kube_client_get_stats(const struct kube_client *c, struct kube_client_stats *ret);
 

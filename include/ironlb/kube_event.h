@@ -6,7 +6,8 @@
  * aggregation is bounded (LRU).
  *
  * Recording never blocks and never fails because the API server is away:
- * the Event is sent in the background and errors go to on_error.
+ * the Event is sent in the background (at most max_in_flight requests at
+ * once, the rest waiting in order) and errors go to on_error.
  */
 #ifndef IRONLB_KUBE_EVENT_H
 #define IRONLB_KUBE_EVENT_H
@@ -52,6 +53,11 @@ struct kube_event_opts {
 	unsigned burst;	       /* per-object rate limit; default 25 */
 	uint64_t refill_us;    /* one more event per object every; default 5 min */
 	size_t max_message;    /* longer messages are cut; default 1024 bytes */
+	/* Event requests in flight at once; more wait, in order, as compact
+	 * records (not as built requests), and go out as answers come back.
+	 * Default 8. They are the client's background requests: they wait
+	 * while the daemon's own queued writes do. */
+	unsigned max_in_flight;
 	void (*on_error)(const struct kube_event_error *e, void *userdata);
 	void *userdata;
 };
@@ -61,7 +67,7 @@ struct kube_event_recorder *kube_event_recorder_new(struct kube_client *client, 
 /* Cancels what is in flight. NULL is a no-op. */
 void kube_event_recorder_free(struct kube_event_recorder *rec);
 
-/* Records an event. 0 when sent or aggregated, -EBUSY when the object's
+/* Records an event. 0 when sent, queued or aggregated, -EBUSY when the object's
  * rate limit dropped it, -EINVAL for a bad reference or an empty reason,
  * -ENOMEM. The strings are copied. */
 int kube_event_record(struct kube_event_recorder *rec, const struct kube_object_ref *obj,
@@ -79,6 +85,7 @@ struct kube_event_stats {
 	uint64_t errors;
 	size_t entries;	    /* remembered aggregates */
 	unsigned in_flight; /* requests not yet answered */
+	size_t waiting;	    /* aggregates waiting for a request slot */
 };
 void kube_event_get_stats(const struct kube_event_recorder *rec, struct kube_event_stats *ret);
 

@@ -846,6 +846,185 @@ static void test_update_retry_cancel(void **state)
 	env_free(e);
 }
 
+/* ---- queued requests ---- */
+
+static int submit_q(struct env *e, enum kube_queue q, const char *name, struct done *d,
+		    struct kube_request **ret)
+{
+	struct kube_call call = {
+		.method = "GET", .res = &KUBE_SERVICES, .ns = "ns", .name = name, .queue = q
+	};
+
+	return kube_submit(e->c, &call, on_done, d, ret);
+}
+
+static const char *req_name(struct kube_request *r)
+{
+	const char *p = strrchr(kube_request_path(r), '/');
+
+	return p ? p + 1 : "";
+}
+
+static void test_queued_requests_wait_for_a_slot_in_order(void **state)
+{
+	struct kube_client_opts o = { .max_in_flight = 2 };
+	struct env *e = env_new_opts(NULL, &o);
+	struct done d[7] = { 0 };
+	struct kube_request *cancel_me = NULL, *r;
+	struct kube_client_stats st;
+
+	assert_int_equal(submit_q(e, KUBE_QUEUE_BACKGROUND, "b1", &d[0], NULL), 0);
+	assert_int_equal(submit_q(e, KUBE_QUEUE_NORMAL, "n1", &d[1], NULL), 0);
+	assert_int_equal(submit_q(e, KUBE_QUEUE_NORMAL, "n2", &d[2], NULL), 0);
+	assert_int_equal(submit_q(e, KUBE_QUEUE_BACKGROUND, "b2", &d[3], NULL), 0);
+	assert_int_equal(submit_q(e, KUBE_QUEUE_NORMAL, "n3", &d[4], &cancel_me), 0);
+	assert_int_equal(submit_q(e, KUBE_QUEUE_NORMAL, "n4", &d[5], NULL), 0);
+	/* A request of the default class never waits. */
+	assert_int_equal(submit_q(e, KUBE_QUEUE_NONE, "now", &d[6], NULL), 0);
+	assert_int_equal(e->fake.started, 3);
+	kube_client_get_stats(e->c, &st);
+	assert_int_equal(st.queued, 4);
+	assert_int_equal(st.max_queued, 4);
+	assert_int_equal(st.in_flight, 7);
+	/* A queued request cancelled: no callback, nothing sent. */
+	kube_request_cancel(cancel_me);
+	assert_int_equal(e->fake.started, 3);
+
+	/* Each answer frees a slot: the normal FIFO first, in order. */
+	r = next_req(e, 10);
+	assert_string_equal(req_name(r), "b1");
+	reply(r, 200, "{}");
+	assert_int_equal(d[0].calls, 1);
+	assert_int_equal(e->fake.started, 3); /* "now" still holds a second slot */
+	r = next_req(e, 10);
+	assert_string_equal(req_name(r), "n1");
+	reply(r, 200, "{}");
+	r = next_req(e, 10);
+	assert_string_equal(req_name(r), "now");
+	reply(r, 200, "{}");
+	assert_int_equal(e->fake.started, 5);
+	r = next_req(e, 10);
+	assert_string_equal(req_name(r), "n2");
+	reply(r, 200, "{}");
+	r = next_req(e, 10);
+	assert_string_equal(req_name(r), "n4");
+	reply(r, 200, "{}");
+	r = next_req(e, 10);
+	assert_string_equal(req_name(r), "b2");
+	reply(r, 200, "{}");
+	assert_null(next_req(e, 1));
+	for (int i = 0; i < 7; i++)
+		assert_int_equal(d[i].calls, i == 4 ? 0 : 1);
+	kube_client_get_stats(e->c, &st);
+	assert_int_equal(st.queued, 0);
+	assert_int_equal(st.in_flight, 0);
+	env_free(e);
+}
+
+static void test_queued_retry_goes_first_and_free_cancels_the_queue(void **state)
+{
+	struct kube_client_opts o = { .max_in_flight = 1 };
+	struct env *e = env_new_opts(NULL, &o);
+	struct done d[3] = { 0 };
+	struct kube_request *r;
+
+	assert_int_equal(submit_q(e, KUBE_QUEUE_NORMAL, "a", &d[0], NULL), 0);
+	assert_int_equal(submit_q(e, KUBE_QUEUE_NORMAL, "b", &d[1], NULL), 0);
+	assert_int_equal(submit_q(e, KUBE_QUEUE_NORMAL, "c", &d[2], NULL), 0);
+	r = next_req(e, 10);
+	assert_string_equal(req_name(r), "a");
+	/* 429: the slot goes to "b" meanwhile, and the retry of "a" comes
+	 * before "c". */
+	reply_ra(r, 429, 0, status(429, "TooManyRequests"));
+	r = next_req(e, 10);
+	assert_string_equal(req_name(r), "b");
+	/* The retry comes due (5 ms) while "b" holds the only slot. */
+	for (uint64_t end = loop_now_us() + 30000; loop_now_us() < end;)
+		loop_run_once(e->loop, 5);
+	assert_int_equal(e->fake.n, 0);
+	reply(r, 200, "{}");
+	r = next_req(e, 100);
+	assert_non_null(r);
+	assert_string_equal(req_name(r), "a");
+	reply(r, 200, "{}");
+	assert_int_equal(d[0].calls, 1);
+	assert_int_equal(d[0].attempts, 2);
+	r = next_req(e, 10);
+	assert_string_equal(req_name(r), "c");
+	/* Freeing the client with "c" in flight and nothing queued. */
+	assert_int_equal(submit_q(e, KUBE_QUEUE_BACKGROUND, "d", &d[2], NULL), 0);
+	env_free(e); /* no callbacks, no leaks (LSan) */
+	assert_int_equal(d[2].calls, 0);
+}
+
+static void test_discard_body_keeps_errors(void **state)
+{
+	struct env *e = env_new();
+	struct done d = { 0 };
+	struct kube_call call = {
+		.method = "PATCH",
+		.res = &KUBE_SERVICES,
+		.ns = "ns",
+		.name = "x",
+		.body = NULL,
+		.discard_body = true,
+	};
+	json_t *patch = json_pack("{s:i}", "a", 1);
+
+	call.body = patch;
+	call.content_type = KUBE_MERGE_PATCH;
+	assert_int_equal(kube_submit(e->c, &call, on_done, &d, NULL), 0);
+	struct kube_request *r = next_req(e, 10);
+	assert_string_equal(kube_request_content_type(r), KUBE_MERGE_PATCH);
+	assert_string_equal(kube_request_body(r, NULL), "{\"a\":1}");
+	reply(r, 200, "{\"kind\":\"Service\"}");
+	assert_int_equal(d.err, 0);
+	assert_string_equal(d.body, "");
+	assert_int_equal(kube_submit(e->c, &call, on_done, &d, NULL), 0);
+	reply(next_req(e, 10), 404, status(404, "NotFound"));
+	assert_int_equal(d.err, -ENOENT);
+	assert_string_equal(d.reason, "NotFound");
+	json_decref(patch);
+	env_free(e);
+}
+
+static bool gate_flag(void *ud)
+{
+	return *(bool *)ud;
+}
+
+static void test_queued_write_meets_the_gate_when_it_starts(void **state)
+{
+	struct kube_client_opts o = { .max_in_flight = 1 };
+	struct env *e = env_new_opts(NULL, &o);
+	struct done d[2] = { 0 };
+	bool open = true;
+	json_t *patch = json_pack("{s:i}", "a", 1);
+	struct kube_call call = { .method = "PATCH",
+				  .res = &KUBE_SERVICES,
+				  .ns = "ns",
+				  .name = "x",
+				  .body = patch,
+				  .content_type = KUBE_MERGE_PATCH,
+				  .queue = KUBE_QUEUE_NORMAL };
+	struct kube_request *r;
+
+	kube_client_set_write_gate(e->c, gate_flag, &open);
+	assert_int_equal(kube_submit(e->c, &call, on_done, &d[0], NULL), 0);
+	assert_int_equal(kube_submit(e->c, &call, on_done, &d[1], NULL), 0);
+	assert_int_equal(e->fake.started, 1);
+	/* Leadership ends while the second waits: it never goes out. */
+	open = false;
+	r = next_req(e, 10);
+	reply(r, 200, "{}");
+	assert_int_equal(d[0].err, 0);
+	assert_int_equal(d[1].calls, 1);
+	assert_int_equal(d[1].err, -EPERM);
+	assert_int_equal(e->fake.started, 1);
+	json_decref(patch);
+	env_free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -867,6 +1046,10 @@ int main(void)
 		cmocka_unit_test(test_update_retry_gives_up_after_max_attempts),
 		cmocka_unit_test(test_update_retry_no_change_error_and_not_found),
 		cmocka_unit_test(test_update_retry_cancel),
+		cmocka_unit_test(test_queued_requests_wait_for_a_slot_in_order),
+		cmocka_unit_test(test_queued_retry_goes_first_and_free_cancels_the_queue),
+		cmocka_unit_test(test_discard_body_keeps_errors),
+		cmocka_unit_test(test_queued_write_meets_the_gate_when_it_starts),
 	};
 
 	return cmocka_run_group_tests_name("kube_client", tests, NULL, NULL);
