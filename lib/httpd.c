@@ -162,8 +162,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		char detail[256] = "";
 		char body[300];
 
-		if (!h->ready_fn || h->ready_fn(h->ready_userdata, detail, sizeof(detail)))
-			return reply_text(conn, MHD_HTTP_OK, "ok\n");
+		if (!h->ready_fn || h->ready_fn(h->ready_userdata, detail, sizeof(detail))) {
+			if (!detail[0])
+				return reply_text(conn, MHD_HTTP_OK, "ok\n");
+			/* ready, with something worth knowing (e.g. BGP down) */
+			snprintf(body, sizeof(body), "ok: %s\n", detail);
+			return reply_text(conn, MHD_HTTP_OK, body);
+		}
 		snprintf(body, sizeof(body), "not ready: %s\n", detail);
 		return reply_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, body);
 	}

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bgp.h"
 #include "control.h"
 #include "objects.h"
 #include "speaker.h"
@@ -31,8 +32,15 @@ enum {
 	OPT_GARP_REFRESH,
 	OPT_ANNOUNCE_COUNT,
 	OPT_ANNOUNCE_INTERVAL,
+	OPT_PROBE_COUNT,
+	OPT_PROBE_INTERVAL,
 	OPT_IGNORE_EXCLUDE_LB,
 	OPT_LB_CLASS,
+	OPT_DATAPATH,
+	OPT_BIRD_CONFIG,
+	OPT_BIRD_SOCKET,
+	OPT_BGP_TABLE_BASE,
+	OPT_BGP_TABLE_COUNT,
 };
 
 static const struct option long_options[] = {
@@ -47,8 +55,15 @@ static const struct option long_options[] = {
 	{ "garp-refresh", required_argument, NULL, OPT_GARP_REFRESH },
 	{ "announce-count", required_argument, NULL, OPT_ANNOUNCE_COUNT },
 	{ "announce-interval", required_argument, NULL, OPT_ANNOUNCE_INTERVAL },
+	{ "probe-count", required_argument, NULL, OPT_PROBE_COUNT },
+	{ "probe-interval", required_argument, NULL, OPT_PROBE_INTERVAL },
 	{ "ignore-exclude-lb", no_argument, NULL, OPT_IGNORE_EXCLUDE_LB },
 	{ "lb-class", required_argument, NULL, OPT_LB_CLASS },
+	{ "datapath", required_argument, NULL, OPT_DATAPATH },
+	{ "bird-config", required_argument, NULL, OPT_BIRD_CONFIG },
+	{ "bird-socket", required_argument, NULL, OPT_BIRD_SOCKET },
+	{ "bgp-table-base", required_argument, NULL, OPT_BGP_TABLE_BASE },
+	{ "bgp-table-count", required_argument, NULL, OPT_BGP_TABLE_COUNT },
 	{ 0 },
 };
 
@@ -80,11 +95,29 @@ static void usage(FILE *f)
 		"  --announce-count N     gratuitous ARPs / unsolicited NAs per burst (default 3)\n"
 		"  --announce-interval DUR\n"
 		"                         time between them (default 250ms)\n"
+		"  --probe-count N        ARP probes / DAD solicitations before first claiming\n"
+		"                         an address nobody announced (default 3; 0: no\n"
+		"                         probing, so no conflict check before the claim)\n"
+		"  --probe-interval DUR   time between probes, and the wait after the last\n"
+		"                         (default 100ms)\n"
 		"  --ignore-exclude-lb    announce from nodes labelled\n"
 		"                         node.kubernetes.io/exclude-from-external-load-balancers\n"
 		"                         (must be the same on every speaker)\n"
 		"  --lb-class CLASS       the spec.loadBalancerClass handled (default\n"
-		"                         ironlb.io/lb; Services without a class too)\n");
+		"                         ironlb.io/lb; Services without a class too)\n"
+		"  --datapath MODE        off|nodeport: off (default) leaves the announced\n"
+		"                         addresses to kube-proxy; nodeport steers\n"
+		"                         address:port to this node's NodePort (else the\n"
+		"                         ClusterIP) in nftables table inet ironlb\n"
+		"  --bird-config FILE     BIRD configuration the speaker writes (default\n"
+		"                         " BGP_DEFAULT_BIRD_CONFIG ")\n"
+		"  --bird-socket PATH     BIRD's control socket (default\n"
+		"                         " BGP_DEFAULT_BIRD_SOCKET ")\n"
+		"  --bgp-table-base N     first kernel routing table of the BGP policies\n"
+		"                         (default %u; never used for forwarding)\n"
+		"  --bgp-table-count N    kernel tables, i.e. BGPAdvertisements at most\n"
+		"                         (default %u)\n",
+		(unsigned)BGP_DEFAULT_TABLE_BASE, (unsigned)BGP_DEFAULT_TABLE_COUNT);
 }
 
 /* Returns 0 to run, 1 to exit 0 (help, version), 2 on a bad flag. */
@@ -193,6 +226,23 @@ static int parse_args(int argc, char **argv, struct speaker_opts *o)
 			}
 			o->announce.announce_interval_us = v;
 			break;
+		case OPT_PROBE_COUNT:
+			if (parse_uint(optarg, 0, 15, &v) < 0) {
+				daemon_flag_error(PROG, "--probe-count",
+						  "\"%s\" is not a number from 0 to 15", optarg);
+				return 2;
+			}
+			o->announce.probe_count = (unsigned)v;
+			break;
+		case OPT_PROBE_INTERVAL:
+			if (parse_duration_us(optarg, &v) < 0 || v < 10000 || v > 10000000) {
+				daemon_flag_error(PROG, "--probe-interval",
+						  "\"%s\" is not a duration between 10ms and 10s",
+						  optarg);
+				return 2;
+			}
+			o->announce.probe_interval_us = v;
+			break;
 		case OPT_IGNORE_EXCLUDE_LB:
 			o->ignore_exclude_lb = true;
 			break;
@@ -203,6 +253,56 @@ static int parse_args(int argc, char **argv, struct speaker_opts *o)
 			}
 			o->lb_class = optarg;
 			break;
+		case OPT_DATAPATH:
+			if (strcmp(optarg, "off") == 0)
+				o->datapath = DATAPATH_OFF;
+			else if (strcmp(optarg, "nodeport") == 0)
+				o->datapath = DATAPATH_NODEPORT;
+			else {
+				daemon_flag_error(PROG, "--datapath",
+						  "\"%s\" is not off or nodeport", optarg);
+				return 2;
+			}
+			break;
+		case OPT_BIRD_CONFIG:
+		case OPT_BIRD_SOCKET:
+			if (!*optarg || (opt == OPT_BIRD_SOCKET && strlen(optarg) >= 108)) {
+				daemon_flag_error(
+					PROG,
+					opt == OPT_BIRD_CONFIG ? "--bird-config" : "--bird-socket",
+					"path empty%s",
+					opt == OPT_BIRD_SOCKET ? " or longer than 107 bytes" : "");
+				return 2;
+			}
+			if (opt == OPT_BIRD_CONFIG)
+				o->bird_config = optarg;
+			else
+				o->bird_socket = optarg;
+			break;
+		case OPT_BGP_TABLE_BASE:
+		case OPT_BGP_TABLE_COUNT: {
+			char *end;
+			unsigned long long t;
+
+			errno = 0;
+			t = strtoull(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' ||
+			    (opt == OPT_BGP_TABLE_BASE && (t < 256 || t > 0xffff0000ULL)) ||
+			    (opt == OPT_BGP_TABLE_COUNT && (t < 1 || t > 4096))) {
+				daemon_flag_error(PROG,
+						  opt == OPT_BGP_TABLE_BASE ? "--bgp-table-base"
+									    : "--bgp-table-count",
+						  "\"%s\" is not a number in %s", optarg,
+						  opt == OPT_BGP_TABLE_BASE ? "256..4294901760"
+									    : "1..4096");
+				return 2;
+			}
+			if (opt == OPT_BGP_TABLE_BASE)
+				o->bgp_table_base = (uint32_t)t;
+			else
+				o->bgp_table_count = (uint32_t)t;
+			break;
+		}
 		default:
 			daemon_bad_flag(PROG, optopt, argv, optind);
 			return 2;

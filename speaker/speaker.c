@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "datapath.h"
+#include "speaker_bgp.h"
 #include "election.h"
 #include "heartbeat.h"
 #include "iface.h"
@@ -101,6 +103,13 @@ struct speaker {
 	uint64_t last_defend_us;
 	struct metric *m_stepdowns, *m_defences;
 	struct log_ratelimit rl_decode;
+	/* BGP mode: its informers, decision and BIRD actuator */
+	struct speaker_bgp *bgp;
+	/* the datapath (NULL with --datapath=off) */
+	struct datapath *dp;
+	struct loop_timer *dp_timer;
+	struct metric *m_dp_packets, *m_dp_bytes, *m_dp_rules, *m_dp_applies, *m_dp_repairs;
+	struct log_ratelimit rl_dp;
 };
 
 static void schedule(struct speaker *s)
@@ -254,6 +263,32 @@ static void holds_expire(struct speaker *s, uint64_t now)
 	s->n_holds = k;
 }
 
+/* A conflict is shown while this node still claims the address; once the
+ * claim is gone (released, moved, withdrawn) so is the record. */
+static void conflicts_forget_unclaimed(struct speaker *s, const struct ip_addr *owned, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < s->n_conflicts; i++) {
+		size_t lo = 0, hi = n;
+
+		while (lo < hi) { /* owned is sorted */
+			size_t mid = lo + (hi - lo) / 2;
+			int c = ip_cmp(&owned[mid], &s->conflicts[i].addr);
+
+			if (c == 0) {
+				s->conflicts[k++] = s->conflicts[i];
+				break;
+			}
+			if (c < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+	}
+	s->n_conflicts = k;
+}
+
 static void service_key(const struct obj_service *svc, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/%s", svc->ns, svc->name);
@@ -321,6 +356,9 @@ static void leases_refresh(struct speaker *s)
 	s->n_arr[INF_LEASE] = 0;
 	informer_foreach(s->inf[INF_LEASE], collect, ud);
 }
+
+static void datapath_apply_announced(struct speaker *s, const struct ip_addr *addrs, size_t n);
+static void announce_other_modes(struct speaker *s, const struct ip_addr *l2_owned, size_t n_l2);
 
 static void do_reconcile(struct speaker *s)
 {
@@ -407,6 +445,8 @@ static void do_reconcile(struct speaker *s)
 		log_error("l2", "cannot apply claims", LF_ERR(r));
 	if (s->hb)
 		heartbeat_set_owned(s->hb, owned, n); /* res is sorted, so owned is too */
+	conflicts_forget_unclaimed(s, owned, n);
+	announce_other_modes(s, owned, n);
 	free(claims);
 	free(owned);
 	{
@@ -445,6 +485,291 @@ static void on_resync_timer(struct loop_timer *t, void *ud)
 
 	loop_timer_arm(t, RESYNC_US);
 	schedule(s);
+}
+
+/* ---- BGP, and the datapath for every announced address ---- */
+
+/* BGP's pass over the same caches, then the datapath for the union of the
+ * addresses L2 owns (l2_owned, sorted) and those BGP advertises. */
+static void announce_other_modes(struct speaker *s, const struct ip_addr *l2_owned, size_t n_l2)
+{
+	struct speaker_bgp_facts f = {
+		.self = s->o.node_name,
+		.services = (const struct obj_service *const *)s->arr[INF_SVC],
+		.n_services = s->n_arr[INF_SVC],
+		.nodes = (const struct obj_node *const *)s->arr[INF_NODE],
+		.n_nodes = s->n_arr[INF_NODE],
+		.pools = (const struct obj_pool *const *)s->arr[INF_POOL],
+		.n_pools = s->n_arr[INF_POOL],
+		.ignore_exclude_lb = s->o.ignore_exclude_lb,
+		.foreach_slice = foreach_slice,
+		.ud = s,
+	};
+	struct ip_addr *bgp = NULL, *all = NULL;
+	size_t n_bgp = 0, n = 0, i = 0, j = 0;
+	int r;
+
+	r = speaker_bgp_reconcile(s->bgp, &f, &bgp, &n_bgp);
+	if (r < 0)
+		log_error("bgp", "reconcile failed", LF_ERR(r));
+	if (!n_bgp) {
+		datapath_apply_announced(s, l2_owned, n_l2);
+		free(bgp);
+		return;
+	}
+	all = calloc(n_l2 + n_bgp, sizeof(*all));
+	if (!all) {
+		log_error("reconcile", "out of memory");
+		free(bgp);
+		return;
+	}
+	while (i < n_l2 || j < n_bgp) { /* merge two sorted lists */
+		int c = i == n_l2 ? 1 : j == n_bgp ? -1 : ip_cmp(&l2_owned[i], &bgp[j]);
+
+		all[n++] = c <= 0 ? l2_owned[i] : bgp[j];
+		i += c <= 0;
+		j += c >= 0;
+	}
+	datapath_apply_announced(s, all, n);
+	free(all);
+	free(bgp);
+}
+
+/* ---- the datapath (--datapath=nodeport) ---- */
+
+/* Steers the Service ports of the addresses this node announces (addrs,
+ * any order) to their NodePorts or ClusterIPs; every other address loses
+ * its rules. The one entry point for announcers: L2 passes the addresses
+ * it owns; another announcer passes the union of its own and L2's. Reads
+ * the Service and pool caches as collected for this pass. */
+static void datapath_apply_announced(struct speaker *s, const struct ip_addr *addrs, size_t n)
+{
+	struct datapath_set set = { 0 };
+	const char *why = NULL;
+	size_t before;
+	unsigned sup = 0;
+	int r;
+
+	if (!s->dp)
+		return;
+	before = datapath_stats(s->dp)->applies_ok;
+	r = datapath_entries_for((const struct obj_service *const *)s->arr[INF_SVC],
+				 s->n_arr[INF_SVC],
+				 (const struct obj_pool *const *)s->arr[INF_POOL],
+				 s->n_arr[INF_POOL], addrs, n, &set);
+	if (r == 0)
+		r = datapath_update(s->dp, set.v, set.n, &why);
+	datapath_set_clear(&set);
+	if (r < 0) {
+		if (log_ratelimit_ok(&s->rl_dp, loop_now_us(), &sup))
+			log_error("datapath", "cannot apply the nftables table and local routes",
+				  LF_STR("table", "inet " DATAPATH_TABLE),
+				  LF_STR("why", why ? why : ""), LF_ERR(r),
+				  LF_UINT("suppressed", sup));
+		return;
+	}
+	if (datapath_stats(s->dp)->applies_ok != before) {
+		const struct datapath_entry *e;
+		size_t ne = datapath_entries(s->dp, &e);
+
+		log_info("datapath", "applied", LF_STR("table", "inet " DATAPATH_TABLE),
+			 LF_UINT("entries", ne), LF_UINT("rules", datapath_stats(s->dp)->rules),
+			 LF_UINT("conflicts", datapath_stats(s->dp)->conflicts));
+		for (size_t i = 0; i < ne; i++) {
+			char d[160];
+
+			datapath_entry_describe(&e[i], d, sizeof(d));
+			log_debug("datapath", "steering", LF_STR("rule", d));
+		}
+	}
+}
+
+/* Every DATAPATH_CHECK_US: puts the table and routes back if someone
+ * removed or changed them, or retries a failed apply. */
+static void on_datapath_timer(struct loop_timer *t, void *ud)
+{
+	struct speaker *s = ud;
+	const char *why = NULL;
+	bool repaired;
+	unsigned sup = 0;
+	int r;
+
+	loop_timer_arm(t, DATAPATH_CHECK_US);
+	r = datapath_check(s->dp, &repaired, &why);
+	if (r < 0) {
+		if (log_ratelimit_ok(&s->rl_dp, loop_now_us(), &sup))
+			log_error("datapath", "cannot re-apply the nftables table and local routes",
+				  LF_STR("table", "inet " DATAPATH_TABLE),
+				  LF_STR("why", why ? why : ""), LF_ERR(r),
+				  LF_UINT("suppressed", sup));
+	} else if (repaired) {
+		log_warn("datapath", "table or local routes changed outside ironlb: re-applied",
+			 LF_STR("table", "inet " DATAPATH_TABLE),
+			 LF_UINT("repairs", datapath_stats(s->dp)->repairs));
+	}
+}
+
+/* With --datapath=nodeport: opens the actuator and starts the check timer.
+ * With off: removes what an earlier run with nodeport may have left (the
+ * table and ironlb's local routes), so switching the flag off cleans up. */
+static int datapath_start(struct speaker *s)
+{
+	struct datapath *d;
+	const char *why = NULL;
+	int r = datapath_open(&d);
+
+	if (s->o.datapath == DATAPATH_OFF) {
+		if (r < 0)
+			return 0;
+		r = datapath_remove_all(d, &why);
+		if (r < 0)
+			log_debug("datapath", "cannot remove leftovers of an earlier run",
+				  LF_STR("why", why ? why : ""), LF_ERR(r));
+		datapath_free(d);
+		return 0;
+	}
+	if (r < 0) {
+		log_error("datapath", "cannot open nftables and rtnetlink", LF_ERR(r));
+		return r;
+	}
+	s->dp = d;
+	s->dp_timer = loop_timer_new(s->loop, on_datapath_timer, s);
+	if (!s->dp_timer)
+		return -ENOMEM;
+	loop_timer_arm(s->dp_timer, DATAPATH_CHECK_US);
+	log_info("datapath", "steering announced addresses to NodePorts",
+		 LF_STR("table", "inet " DATAPATH_TABLE));
+	return 0;
+}
+
+/* Clean shutdown: the table and the local routes go. */
+static void datapath_stop(struct speaker *s)
+{
+	const char *why = NULL;
+	int r;
+
+	loop_timer_free(s->dp_timer);
+	s->dp_timer = NULL;
+	if (!s->dp)
+		return;
+	r = datapath_remove_all(s->dp, &why);
+	if (r < 0)
+		log_error("datapath", "cannot remove the nftables table and local routes",
+			  LF_STR("why", why ? why : ""), LF_ERR(r));
+	else
+		log_info("datapath", "removed", LF_STR("table", "inet " DATAPATH_TABLE));
+	datapath_free(s->dp);
+	s->dp = NULL;
+}
+
+/* The per-address rules in words, for status. NULL when there are none. */
+static json_t *datapath_rules_json(struct speaker *s, const struct ip_addr *a)
+{
+	const struct datapath_entry *e;
+	size_t n = s->dp ? datapath_entries_of(s->dp, a, &e) : 0;
+	json_t *arr = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		char d[160];
+
+		if (!arr && !(arr = json_array()))
+			return NULL;
+		datapath_entry_describe(&e[i], d, sizeof(d));
+		json_array_append_new(arr, json_string(d));
+	}
+	return arr;
+}
+
+/* status: {"datapath": {"mode", "table", "applied", "rules", "repairs",
+ * "addresses": [{"address", "rules": [...], "packets", "bytes"}]}} */
+static void datapath_status(struct speaker *s, json_t *reply)
+{
+	json_t *dp, *addrs;
+	struct datapath_count *c = NULL;
+	size_t nc = 0;
+
+	dp = json_pack("{s:s}", "mode", s->dp ? "nodeport" : "off"); /* new */
+	if (!dp)
+		return;
+	if (s->dp) {
+		const struct datapath_stats *st = datapath_stats(s->dp);
+
+		json_object_set_new(dp, "table", json_string("inet " DATAPATH_TABLE));
+		json_object_set_new(dp, "applied", json_boolean(st->applied));
+		json_object_set_new(dp, "rules", json_integer((json_int_t)st->rules));
+		json_object_set_new(dp, "repairs", json_integer((json_int_t)st->repairs));
+		json_object_set_new(dp, "conflicts", json_integer((json_int_t)st->conflicts));
+		addrs = json_array();
+		datapath_counts(s->dp, &c, &nc);
+		for (size_t i = 0; addrs && i < nc; i++) {
+			char ip[IP_STRLEN];
+			json_t *v = json_pack("{s:s, s:o*, s:I, s:I}", "address",
+					      ip_format(&c[i].addr, ip, sizeof(ip)), "rules",
+					      datapath_rules_json(s, &c[i].addr), "packets",
+					      (json_int_t)c[i].packets, "bytes",
+					      (json_int_t)c[i].bytes);
+
+			json_array_append_new(addrs, v);
+		}
+		free(c);
+		json_object_set_new(dp, "addresses", addrs);
+	}
+	json_object_set_new(reply, "datapath", dp);
+}
+
+static void datapath_collect_metrics(struct speaker *s)
+{
+	const struct datapath_stats *st;
+	struct datapath_count *c;
+	size_t n;
+
+	if (!s->dp)
+		return;
+	st = datapath_stats(s->dp);
+	metric_set(s->m_dp_rules, (double)st->rules);
+	metric_set(s->m_dp_applies, (double)st->applies_ok, "ok");
+	metric_set(s->m_dp_applies, (double)st->applies_failed, "error");
+	metric_set(s->m_dp_repairs, (double)st->repairs);
+	/* Addresses no longer steered drop out of the series. */
+	metric_clear(s->m_dp_packets);
+	metric_clear(s->m_dp_bytes);
+	if (datapath_counts(s->dp, &c, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		char ip[IP_STRLEN];
+
+		ip_format(&c[i].addr, ip, sizeof(ip));
+		metric_set(s->m_dp_packets, (double)c[i].packets, ip);
+		metric_set(s->m_dp_bytes, (double)c[i].bytes, ip);
+	}
+	free(c);
+}
+
+static int datapath_setup_metrics(struct speaker *s)
+{
+	struct metrics *m = s->metrics;
+
+	s->m_dp_packets = metrics_counter(
+		m, "ironlb_speaker_datapath_packets_total",
+		"Packets steered to a NodePort or ClusterIP and their replies, per address.",
+		"address");
+	s->m_dp_bytes = metrics_counter(
+		m, "ironlb_speaker_datapath_bytes_total",
+		"Bytes of the packets in ironlb_speaker_datapath_packets_total.", "address");
+	s->m_dp_rules = metrics_gauge(m, "ironlb_speaker_datapath_rules",
+				      "Rules in ironlb's nftables table.", NULL);
+	s->m_dp_applies =
+		metrics_counter(m, "ironlb_speaker_datapath_applies_total",
+				"Transactions that replaced ironlb's nftables table.", "result");
+	s->m_dp_repairs = metrics_counter(
+		m, "ironlb_speaker_datapath_repairs_total",
+		"Times the table or local routes were found removed or changed by someone else "
+		"and re-applied.",
+		NULL);
+	if (!s->m_dp_packets || !s->m_dp_bytes || !s->m_dp_rules || !s->m_dp_applies ||
+	    !s->m_dp_repairs)
+		return -ENOMEM;
+	return 0;
 }
 
 /* ---- the heartbeat mesh ---- */
@@ -616,7 +941,12 @@ static json_t *lease_annotation(struct speaker *s)
 	for (size_t i = 0; i < n && json_array_size(macs) < OBJ_MAX_MACS; i++) {
 		char m[18];
 
-		if (iface_usable(&links[i]) != IFACE_USABLE)
+		enum iface_unusable u = iface_usable(&links[i]);
+
+		/* Down links too: a MAC that left the Lease while its link was
+		 * down would make peers take this node's announcements for a
+		 * foreign host's when the link comes back. */
+		if (u != IFACE_USABLE && u != IFACE_DOWN)
 			continue;
 		snprintf(m, sizeof(m), "%02x:%02x:%02x:%02x:%02x:%02x", links[i].mac[0],
 			 links[i].mac[1], links[i].mac[2], links[i].mac[3], links[i].mac[4],
@@ -860,6 +1190,8 @@ static void inf_synced(struct informer *inf, void *ud)
 	for (size_t k = 0; k < INF_MAX; k++)
 		if (!informer_synced(s->inf[k]))
 			return;
+	if (!speaker_bgp_synced(s->bgp))
+		return;
 	if (s->synced)
 		return;
 	log_info("main", "caches synced");
@@ -911,6 +1243,41 @@ static void slice_index(const char *key, const void *item, struct informer_emitt
 	(void)ud;
 	snprintf(v, sizeof(v), "%s/%s", sl->ns, sl->service);
 	informer_index_emit(emit, v);
+}
+
+static void on_bgp_changed(void *ud)
+{
+	struct speaker *s = ud;
+
+	if (s->synced)
+		schedule(s);
+	else
+		inf_synced(NULL, s); /* the BGP informers may be the last to sync */
+}
+
+/* BGP mode: writes BIRD's first configuration and starts its informers. */
+static int start_bgp(struct speaker *s)
+{
+	struct speaker_bgp_opts bo = {
+		.ns = s->o.common.namespace,
+		.node_name = s->o.node_name,
+		.bird_config = s->o.bird_config,
+		.bird_socket = s->o.bird_socket,
+		.table_base = s->o.bgp_table_base,
+		.table_count = s->o.bgp_table_count,
+		.changed = on_bgp_changed,
+		.ud = s,
+	};
+
+	if (s->hb_addr.ss_family == AF_INET) {
+		bo.initial_router_id.family = AF_INET;
+		memcpy(bo.initial_router_id.bytes,
+		       &((const struct sockaddr_in *)&s->hb_addr)->sin_addr, 4);
+	}
+	s->bgp = speaker_bgp_new(s->loop, s->metrics, s->client, &bo);
+	if (!s->bgp)
+		return -ENOMEM;
+	return speaker_bgp_start(s->bgp);
 }
 
 static int start_informers(struct speaker *s)
@@ -994,6 +1361,7 @@ static void collect_metrics(struct metrics *reg, void *ud)
 		}
 	}
 	metric_set(s->m_peers, (double)alive);
+	datapath_collect_metrics(s);
 }
 
 static int setup_metrics(struct speaker *s)
@@ -1028,7 +1396,7 @@ static int setup_metrics(struct speaker *s)
 					 "Addresses this node took over from another owner.", NULL);
 	if (!s->m_owned || !s->m_announce || !s->m_arp || !s->m_ns || !s->m_hb_sent ||
 	    !s->m_hb_recv || !s->m_hb_rej || !s->m_peers || !s->m_conflicts || !s->m_failovers ||
-	    !s->m_stepdowns || !s->m_defences)
+	    !s->m_stepdowns || !s->m_defences || datapath_setup_metrics(s) < 0)
 		return -ENOMEM;
 	return metrics_add_collector(m, collect_metrics, s);
 }
@@ -1083,6 +1451,7 @@ struct speaker *speaker_new(struct loop *l, struct metrics *m, const struct spea
 	s->loop = l;
 	s->metrics = m;
 	s->rl_decode = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000000, 10);
+	s->rl_dp = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000000, 5);
 	s->dctx.lb_class = o->lb_class;
 	if (read_key(s) < 0)
 		goto fail;
@@ -1118,6 +1487,10 @@ struct speaker *speaker_new(struct loop *l, struct metrics *m, const struct spea
 		log_error("main", "out of memory at start-up");
 		goto fail;
 	}
+	if (datapath_start(s) < 0)
+		goto fail;
+	if (start_bgp(s) < 0)
+		goto fail;
 	r = start_informers(s);
 	if (r < 0) {
 		log_error("main", "cannot start the informers", LF_ERR(r));
@@ -1135,6 +1508,8 @@ void speaker_free(struct speaker *s)
 		return;
 	/* Stop answering first, then tell the peers we leave. */
 	l2_free(s->l2);
+	speaker_bgp_free(s->bgp); /* withdraws the prefixes */
+	datapath_stop(s);
 	heartbeat_free(s->hb, true);
 	for (size_t k = 0; k < INF_MAX; k++) {
 		informer_free(s->inf[k]);
@@ -1162,6 +1537,10 @@ bool speaker_ready(const struct speaker *s, char *detail, size_t len)
 		snprintf(detail, len, "first reconcile not applied yet");
 		return false;
 	}
+	/* BGP's state is a detail, not a reason to be unready: L2 works
+	 * without BIRD. */
+	if (s->bgp)
+		speaker_bgp_healthy(s->bgp, detail, len);
 	return true;
 }
 
@@ -1251,6 +1630,8 @@ void speaker_status(struct speaker *s, json_t *reply)
 			}
 		if (*ifs)
 			json_object_set_new(v, "interface", json_string(ifs));
+		if (s->dp && ra->role == RECONCILE_OWNER)
+			json_object_set_new(v, "datapath", datapath_rules_json(s, &ra->addr));
 		json_object_set_new(v, "reason", json_string(reason));
 		json_array_append_new(addrs, v);
 	}
@@ -1276,4 +1657,8 @@ void speaker_status(struct speaker *s, json_t *reply)
 	json_object_set_new(reply, "peers", peers);
 	if (s && s->hb)
 		json_object_set_new(reply, "heartbeat_address", json_string(s->hb_addr_str));
+	if (s)
+		datapath_status(s, reply);
+	if (s && s->bgp)
+		speaker_bgp_status(s->bgp, reply);
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "announce.h"
+#include "datapath.h"
 #include "ironlb/daemon.h"
 
 struct loop;
@@ -26,6 +27,10 @@ struct speaker_opts {
 	struct announce_cfg announce;
 	bool ignore_exclude_lb;
 	const char *lb_class;
+	enum datapath_mode datapath; /* --datapath */
+	/* BGP mode (speaker_bgp.h); NULL/0: the defaults of bgp.h */
+	const char *bird_config, *bird_socket;
+	uint32_t bgp_table_base, bgp_table_count;
 };
 
 /* Sets up everything (reads the key file, the kubeconfig, opens sockets)

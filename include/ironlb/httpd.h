@@ -13,7 +13,8 @@ struct metrics;
 struct httpd;
 
 /* Fills detail (NUL-terminated, at most len bytes) with a short reason when
- * not ready, and returns whether the daemon is ready for traffic. */
+ * not ready, and returns whether the daemon is ready for traffic. A ready
+ * daemon may leave a detail too: /readyz then answers "ok: DETAIL". */
 typedef bool (*httpd_ready_fn)(void *userdata, char *detail, size_t len);
 
 /* Parses a listen address: ":PORT" (all addresses, IPv4 and IPv6),

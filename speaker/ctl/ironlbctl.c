@@ -25,7 +25,8 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: " PROG " [--socket PATH] [--timeout DUR] COMMAND [--json]\n"
 		   "\n"
 		   "Commands:\n"
-		   "  status                 this node's view: addresses, owners, roles, peers\n"
+		   "  status                 this node's view: addresses, owners, roles, peers,\n"
+		   "                         datapath rules\n"
 		   "\n"
 		   "Flags:\n"
 		   "  --socket PATH          the speaker's control socket\n"
@@ -142,6 +143,46 @@ static void print_age_ms(json_t *v)
 		printf("%-10s", "-");
 }
 
+/* "    datapath: tcp 192.0.2.200:80 -> NodePort 30080" per rule. */
+static void print_rules(json_t *rules)
+{
+	json_t *r;
+	size_t i;
+
+	json_array_foreach (rules, i, r)
+		printf("    datapath: %s\n", json_string_value(r) ? json_string_value(r) : "?");
+}
+
+/* The datapath section: mode, and per address its rules and counts. */
+static void print_datapath(json_t *dp)
+{
+	json_t *addrs = json_object_get(dp, "addresses"); /* borrowed */
+	json_t *v;
+	size_t i;
+
+	if (!dp)
+		return;
+	printf("\nDATAPATH  %s", str_or(dp, "mode", "?"));
+	if (strcmp(str_or(dp, "mode", ""), "nodeport") == 0)
+		printf("  (nftables table %s, %s, %lld rules, %lld repairs, %lld conflicts)",
+		       str_or(dp, "table", "?"),
+		       json_is_true(json_object_get(dp, "applied")) ? "applied" : "NOT APPLIED",
+		       (long long)json_integer_value(json_object_get(dp, "rules")),
+		       (long long)json_integer_value(json_object_get(dp, "repairs")),
+		       (long long)json_integer_value(json_object_get(dp, "conflicts")));
+	else
+		printf("  (kube-proxy serves the announced addresses itself)");
+	printf("\n");
+	if (strcmp(str_or(dp, "mode", ""), "nodeport") == 0 && !json_array_size(addrs))
+		printf("  (no address steered)\n");
+	json_array_foreach (addrs, i, v) {
+		printf("  %s  (%lld packets, %lld bytes steered)\n", str_or(v, "address", "?"),
+		       (long long)json_integer_value(json_object_get(v, "packets")),
+		       (long long)json_integer_value(json_object_get(v, "bytes")));
+		print_rules(json_object_get(v, "rules"));
+	}
+}
+
 static void print_status(json_t *st)
 {
 	json_t *addrs = json_object_get(st, "addresses"); /* borrowed */
@@ -166,6 +207,7 @@ static void print_status(json_t *st)
 		       str_or(v, "interface", "-"), str_or(v, "reason", ""));
 		if (json_object_get(v, "conflict"))
 			printf("    CONFLICT: %s\n", str_or(v, "conflict", "yes"));
+		print_rules(json_object_get(v, "datapath"));
 	}
 	printf("\nPEERS\n");
 	if (!json_array_size(peers))
@@ -179,6 +221,7 @@ static void print_status(json_t *st)
 		print_age_ms(json_object_get(v, "last_heartbeat_ms"));
 		printf("\n");
 	}
+	print_datapath(json_object_get(st, "datapath"));
 }
 
 int main(int argc, char **argv)

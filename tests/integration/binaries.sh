@@ -142,7 +142,8 @@ check_help_and_version ironlbctl speaker/ctl/ironlbctl.c
 # paths: everything these checks run stays in $TMP and on 127.0.0.1.
 CTL=(--health-addr 127.0.0.1:0)
 SPK=(--node-name node-a --control-socket "$TMP/unused.sock" --health-addr 127.0.0.1:0
-	--heartbeat-key-file "$TMP/hb.key")
+	--heartbeat-key-file "$TMP/hb.key" --bird-config "$TMP/bird/bird.conf"
+	--bird-socket "$TMP/bird/bird.ctl")
 # The speaker needs a heartbeat key and an API server; this one is never
 # there (a closed port), so the speaker runs but never becomes ready.
 printf 'lab-heartbeat-key-0123456789abcdef\n' >"$TMP/hb.key"
@@ -403,7 +404,8 @@ for sig in TERM INT; do
 	NODE_NAME=ignored-when-flag-given "$BIN/ironlb-speaker" --node-name node-a \
 		--health-addr "127.0.0.1:$port" --control-socket "$sock" --namespace ironlb-test \
 		--heartbeat-key-file "$TMP/hb.key" --kubeconfig "$TMP/kubeconfig" \
-		--heartbeat-addr 127.0.0.1:0 --log-format $fmt 2>"$TMP/spk.$sig.err" &
+		--heartbeat-addr 127.0.0.1:0 --bird-config "$TMP/bird/bird.conf" \
+		--bird-socket "$TMP/bird/bird.ctl" --log-format $fmt 2>"$TMP/spk.$sig.err" &
 	pid=$!
 	PIDS+=("$pid")
 	if ! wait_healthz "$port" "$pid"; then

@@ -90,6 +90,7 @@ l2_speaker_start() {
 	L2_SPK_PID[$n]=$(lab_spawn "$n" "speaker-$n" "$LAB_BIN/ironlb-speaker" \
 		--kubeconfig "$LAB_KUBECONFIG" --namespace "$L2_NS" --node-name "$n" \
 		--heartbeat-key-file "$LAB_DIR/hb.key" --control-socket "$LAB_DIR/$n.sock" \
+		--bird-config "$LAB_DIR/bird-$n/bird.conf" --bird-socket "$LAB_DIR/bird-$n/bird.ctl" \
 		--health-addr "$(lab_node_mgmt_addr "$n"):7481" "$@")
 }
 
