@@ -183,6 +183,55 @@ static void print_datapath(json_t *dp)
 	}
 }
 
+/* BGP: BIRD, its configuration, sessions, peers this node does not use
+ * and why, and what this node advertises (or why not). */
+static void print_bgp(json_t *bgp)
+{
+	json_t *cfg = json_object_get(bgp, "config"), *v;
+	json_t *sessions = json_object_get(bgp, "sessions");
+	json_t *peers = json_object_get(bgp, "peers");
+	json_t *pols = json_object_get(bgp, "policies");
+	json_t *addrs = json_object_get(bgp, "addresses");
+	size_t i;
+
+	if (!bgp)
+		return;
+	if (!json_array_size(peers) && !json_array_size(pols)) {
+		printf("\nBGP  no BGPPeer or BGPAdvertisement applies to this node (BIRD %s)\n",
+		       str_or(bgp, "bird", "?"));
+		return;
+	}
+	printf("\nBGP  BIRD %s at %s", str_or(bgp, "bird", "?"), str_or(bgp, "bird_socket", "?"));
+	printf(", configuration %s", str_or(cfg, "state", "?"));
+	if (*str_or(cfg, "message", ""))
+		printf(" (%s)", str_or(cfg, "message", ""));
+	printf(", %lld prefixes\n", (long long)json_integer_value(json_object_get(bgp, "routes")));
+	if (json_array_size(sessions))
+		printf("  %-24s %-40s %-8s %s\n", "SESSION", "PEER ADDRESS", "STATE", "INFO");
+	json_array_foreach (sessions, i, v)
+		printf("  %-24s %-40s %-8s %s (since %s)\n", str_or(v, "peer", "?"),
+		       str_or(v, "address", "-"), str_or(v, "state", "?"), str_or(v, "info", ""),
+		       str_or(v, "since", "-"));
+	json_array_foreach (peers, i, v)
+		if (strcmp(str_or(v, "state", ""), "used") != 0)
+			printf("  peer %s (%s) not used on this node: %s\n", str_or(v, "name", "?"),
+			       str_or(v, "address", "-"), str_or(v, "why", "?"));
+	json_array_foreach (pols, i, v)
+		printf("  policy: BGPAdvertisement %s -> kernel table %lld\n",
+		       str_or(v, "advertisement", "?"),
+		       (long long)json_integer_value(json_object_get(v, "table")));
+	if (json_array_size(addrs))
+		printf("  %-40s %-30s %s\n", "ADDRESS", "SERVICE", "ADVERTISED");
+	json_array_foreach (addrs, i, v) {
+		if (json_is_true(json_object_get(v, "advertised")))
+			printf("  %-40s %-30s yes, by %s\n", str_or(v, "address", "?"),
+			       str_or(v, "service", "-"), str_or(v, "advertisement", "?"));
+		else
+			printf("  %-40s %-30s no: %s\n", str_or(v, "address", "?"),
+			       str_or(v, "service", "-"), str_or(v, "why", "?"));
+	}
+}
+
 static void print_status(json_t *st)
 {
 	json_t *addrs = json_object_get(st, "addresses"); /* borrowed */
@@ -222,6 +271,7 @@ static void print_status(json_t *st)
 		printf("\n");
 	}
 	print_datapath(json_object_get(st, "datapath"));
+	print_bgp(json_object_get(st, "bgp"));
 }
 
 int main(int argc, char **argv)
