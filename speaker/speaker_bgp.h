@@ -74,7 +74,8 @@ int speaker_bgp_reconcile(struct speaker_bgp *b, const struct speaker_bgp_facts 
  * this node, and per address what is advertised through which policy, or
  * why not) to reply. */
 void speaker_bgp_status(struct speaker_bgp *b, json_t *reply);
-/* false with a one-line detail when BIRD is down or a session is not up. */
+/* false with a one-line detail when BIRD is down or a session is not up;
+ * true with an empty detail when this node uses no BGPPeer. */
 bool speaker_bgp_healthy(const struct speaker_bgp *b, char *detail, size_t len);
 
 #endif
