@@ -35,6 +35,10 @@
 #include "ironlb/kube_util.h"
 #include "krt.h"
 
+/* Receive buffer of BIRD's netlink socket (bytes), written in every kernel
+ * protocol. */
+#define BIRD_NETLINK_RX_BUFFER (8u << 20)
+
 /* Longest object name written into a comment. */
 #define NAME_MAX_COMMENT 253
 
@@ -258,6 +262,10 @@ static void render_policy(struct kube_buf *b, const struct bird_conf_input *in, 
 	for (int f = 0; f < 2; f++) {
 		kube_buf_printf(b, "\nprotocol kernel ilb_p%zu_krt_%s {\n", i, FAM_SUFFIX[f]);
 		kube_buf_printf(b, "\tkernel table %u;\n\tlearn;\n", pol->table);
+		/* Thousands of routes added at once overflow the default
+		 * receive buffer of BIRD's netlink socket: the notifications
+		 * lost are only learned at the next scan. */
+		kube_buf_printf(b, "\tnetlink rx buffer %u;\n", BIRD_NETLINK_RX_BUFFER);
 		if (in->kernel_scan_s)
 			kube_buf_printf(b, "\tscan time %u;\n", in->kernel_scan_s);
 		kube_buf_printf(b, "\t%s {\n\t\ttable ilb_p%zu_%s;\n", FAM_CHANNEL[f], i,

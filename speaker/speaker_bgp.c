@@ -16,6 +16,8 @@
 #include "bgp.h"
 
 #define COMP "bgp"
+/* scan time of BIRD's kernel protocols, seconds */
+#define SPEAKER_BGP_KERNEL_SCAN_S 10
 
 enum { BI_PEER, BI_ADV, BI_BFD, BI_SECRET, BI_MAX };
 
@@ -418,6 +420,9 @@ int speaker_bgp_reconcile(struct speaker_bgp *b, const struct speaker_bgp_facts 
 	conf.n_peers = nc.n_peers;
 	conf.policies = nc.policies;
 	conf.n_policies = nc.n_policies;
+	/* BIRD follows netlink notifications; the periodic scan only
+	 * resyncs after lost ones (BIRD's default would wait 60 s). */
+	conf.kernel_scan_s = SPEAKER_BGP_KERNEL_SCAN_S;
 	/* The configuration first: a new policy's kernel protocol should be
 	 * there before its table fills (BIRD also scans at start). */
 	r = bgp_set_config(b->bgp, &conf);
