@@ -43,18 +43,36 @@
  * a failure: a server (or proxy) that closes at once must not make us spin. */
 #define INFORMER_SHORT_WATCH_US 1000000u
 
+/* One cached object, in one allocation with its key and, while it fits,
+ * its resourceVersion: rv points into the entry's tail (rv_cap bytes after
+ * the key), or to a heap copy of a longer one. */
 struct inf_entry {
 	void *item;
 	char *rv;
 	uint32_t gen;
+	uint32_t rv_cap;
 	char key[];
 };
 
+/* Room in an entry for its resourceVersion: the current one, rounded up
+ * so that it can grow by a digit or two in place. */
+#define ENTRY_RV_ROUND 8
+
+/* The entries with one index value. Most values have one entry (the
+ * EndpointSlice of a Service): it is held in place of the array then. */
 struct idx_bucket {
-	struct inf_entry **entries;
-	size_t n, cap;
+	union {
+		struct inf_entry **many; /* cap > 0 */
+		struct inf_entry *one;	 /* cap == 0, n <= 1 */
+	} u;
+	uint32_t n, cap;
 	char value[];
 };
+
+static struct inf_entry *bucket_at(const struct idx_bucket *b, size_t i)
+{
+	return b->cap ? b->u.many[i] : b->u.one;
+}
 
 struct inf_index {
 	struct inf_index *next;
@@ -121,10 +139,51 @@ static void item_free(struct informer *inf, void *item)
 		json_decref(item);
 }
 
+static char *entry_rv_inline(struct inf_entry *e)
+{
+	return e->key + strlen(e->key) + 1;
+}
+
+/* A new entry for key at resourceVersion rv, or NULL. */
+static struct inf_entry *entry_new(const char *key, const char *rv)
+{
+	size_t lk = strlen(key) + 1, lr = strlen(rv) + 1;
+	size_t cap = (lr + ENTRY_RV_ROUND - 1) / ENTRY_RV_ROUND * ENTRY_RV_ROUND;
+	struct inf_entry *e;
+
+	if (cap > UINT32_MAX)
+		return NULL;
+	e = calloc(1, sizeof(*e) + lk + cap);
+	if (!e)
+		return NULL;
+	memcpy(e->key, key, lk);
+	e->rv_cap = (uint32_t)cap;
+	e->rv = memcpy(entry_rv_inline(e), rv, lr);
+	return e;
+}
+
+/* Sets e's resourceVersion: in place when it fits. 0 or -ENOMEM (then e
+ * is unchanged). */
+static int entry_set_rv(struct inf_entry *e, const char *rv)
+{
+	char *in = entry_rv_inline(e), *p;
+	size_t lr = strlen(rv) + 1;
+
+	if (lr <= e->rv_cap)
+		p = memcpy(in, rv, lr);
+	else if (!(p = strdup(rv)))
+		return -ENOMEM;
+	if (e->rv != in)
+		free(e->rv);
+	e->rv = p;
+	return 0;
+}
+
 static void entry_free(struct informer *inf, struct inf_entry *e)
 {
 	item_free(inf, e->item);
-	free(e->rv);
+	if (e->rv != entry_rv_inline(e))
+		free(e->rv);
 	free(e);
 }
 
@@ -184,18 +243,27 @@ static void index_insert(struct inf_index *ix, struct inf_entry *e)
 				continue;
 			}
 		}
-		if (b->n == b->cap) {
-			size_t cap = b->cap ? b->cap * 2 : 2;
-			struct inf_entry **p = realloc(b->entries, cap * sizeof(*p));
+		if (b->n == 0 && b->cap == 0) {
+			b->u.one = e;
+			b->n = 1;
+			continue;
+		}
+		if (b->n == b->cap || b->cap == 0) { /* full, or holding one */
+			uint32_t cap = b->cap ? b->cap * 2 : 4;
+			struct inf_entry **p =
+				cap > b->cap ? realloc(b->cap ? b->u.many : NULL, cap * sizeof(*p))
+					     : NULL;
 
 			/* Out of memory: the index misses this item, which is
 			 * all we can do without failing the whole update. */
 			if (!p)
 				continue;
-			b->entries = p;
+			if (!b->cap)
+				p[0] = b->u.one;
+			b->u.many = p;
 			b->cap = cap;
 		}
-		b->entries[b->n++] = e;
+		b->u.many[b->n++] = e;
 	}
 	emitter_clear(&emit);
 }
@@ -213,14 +281,17 @@ static void index_delete(struct inf_index *ix, struct inf_entry *e)
 		if (!b)
 			continue;
 		for (size_t j = 0; j < b->n; j++) {
-			if (b->entries[j] == e) {
-				b->entries[j] = b->entries[--b->n];
-				break;
-			}
+			if (bucket_at(b, j) != e)
+				continue;
+			if (b->cap)
+				b->u.many[j] = b->u.many[b->n - 1];
+			b->n--;
+			break;
 		}
 		if (b->n == 0) {
 			kube_map_remove(&ix->buckets, b->value);
-			free(b->entries);
+			if (b->cap)
+				free(b->u.many);
 			free(b);
 		}
 	}
@@ -277,7 +348,8 @@ static void index_free(struct inf_index *ix)
 	struct idx_bucket *b;
 
 	while ((b = kube_map_next(&ix->buckets, &pos))) {
-		free(b->entries);
+		if (b->cap)
+			free(b->u.many);
 		free(b);
 	}
 	kube_map_free(&ix->buckets);
@@ -295,7 +367,8 @@ int informer_index_foreach(const struct informer *inf, const char *index, const 
 		return -ENOENT;
 	b = kube_map_get(&ix->buckets, value);
 	for (size_t i = 0; b && i < b->n; i++) {
-		int r = fn(b->entries[i]->key, b->entries[i]->item, userdata);
+		const struct inf_entry *e = bucket_at(b, i);
+		int r = fn(e->key, e->item, userdata);
 
 		if (r)
 			return r;
@@ -427,16 +500,13 @@ static void cache_apply(struct informer *inf, json_t *obj)
 	}
 	if (e) {
 		void *old = e->item;
-		char *rv = strdup(m.resource_version);
 
-		if (!rv) {
+		if (entry_set_rv(e, m.resource_version) < 0) {
 			item_free(inf, item);
 			return;
 		}
 		indexes_delete(inf, e);
 		e->item = item;
-		free(e->rv);
-		e->rv = rv;
 		e->gen = inf->gen;
 		indexes_insert(inf, e);
 		if (inf->o.on_update)
@@ -444,13 +514,11 @@ static void cache_apply(struct informer *inf, json_t *obj)
 		item_free(inf, old);
 		return;
 	}
-	e = calloc(1, sizeof(*e) + strlen(key) + 1);
-	if (!e || !(e->rv = strdup(m.resource_version))) {
-		free(e);
+	e = entry_new(key, m.resource_version);
+	if (!e) {
 		item_free(inf, item);
 		return;
 	}
-	strcpy(e->key, key);
 	e->item = item;
 	e->gen = inf->gen;
 	if (kube_map_put(&inf->cache, e, NULL) < 0) {

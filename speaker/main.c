@@ -2,6 +2,7 @@
  * should answer for. This file is the process's start-up: flags, logging,
  * signals, the probes endpoint, the control socket and the event loop. */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -397,6 +398,13 @@ int main(int argc, char **argv)
 	if (r)
 		return r == 1 ? 0 : 2;
 	log_setup(s.opts.common.log_level, s.opts.common.log_format);
+	/* One thread, many short-lived per-pass arrays next to long-lived
+	 * cache items: keep big arrays out of the heap (mmapped, returned on
+	 * free) and give freed heap back early, or the heap fragments and
+	 * holds on to memory (docs/l2.md, Figures). */
+	mallopt(M_ARENA_MAX, 1);
+	mallopt(M_MMAP_THRESHOLD, 64 << 10);
+	mallopt(M_TRIM_THRESHOLD, 128 << 10);
 	signal(SIGPIPE, SIG_IGN);
 	s.started_us = loop_now_us();
 

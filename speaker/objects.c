@@ -42,11 +42,6 @@ static const char *get_str(json_t *parent, const char *key, bool *bad)
 	return v ? json_string_value(v) : NULL;
 }
 
-static char *xstrdup(const char *s)
-{
-	return strdup(s ? s : "");
-}
-
 /* Decodes an array of strings into a new array of copies. */
 static int str_array(json_t *arr, char ***ret, size_t *ret_n)
 {
@@ -86,19 +81,8 @@ static void str_array_free(char **v, size_t n)
 
 void obj_service_free(void *item, void *ud)
 {
-	struct obj_service *s = item;
-
 	(void)ud;
-	if (!s)
-		return;
-	free(s->ns);
-	free(s->name);
-	free(s->uid);
-	free(s->ingress);
-	free(s->external);
-	free(s->ports);
-	free(s->cluster_ips);
-	free(s);
+	free(item); /* one allocation: see service_alloc() */
 }
 
 const char *obj_protocol_str(enum obj_protocol p)
@@ -157,14 +141,15 @@ static int service_port_decode(json_t *e, struct obj_service_port *ret, const ch
 	return 0;
 }
 
-/* spec.clusterIPs, else spec.clusterIP, into s->cluster_ips ("None" and ""
- * are headless: none). 0, -ENOMEM, or -EBADMSG with *ret_why set. */
-static int service_cluster_ips_decode(json_t *spec, struct obj_service *s, const char **ret_why)
+/* spec.clusterIPs, else spec.clusterIP: *ret_ips (NULL or the array itself)
+ * and *ret_n (their count, at most; "None" and "" are headless: none).
+ * 0, or -EBADMSG with *ret_why set. */
+static int service_cluster_ips_find(json_t *spec, json_t **ret_ips, const char **ret_one,
+				    size_t *ret_n, const char **ret_why)
 {
 	bool bad = false;
 	json_t *ips = get_typed(spec, "clusterIPs", JSON_ARRAY, &bad);
 	const char *one;
-	size_t i, n;
 
 	if (bad) {
 		*ret_why = "spec.clusterIPs: not an array";
@@ -175,13 +160,18 @@ static int service_cluster_ips_decode(json_t *spec, struct obj_service *s, const
 		*ret_why = "spec.clusterIP: not a string";
 		return -EBADMSG;
 	}
-	n = ips ? json_array_size(ips) : (one ? 1 : 0);
-	if (!n)
-		return 0;
-	s->cluster_ips = calloc(n, sizeof(*s->cluster_ips));
-	if (!s->cluster_ips)
-		return -ENOMEM;
-	for (i = 0; i < n; i++) {
+	*ret_ips = ips;
+	*ret_one = one;
+	*ret_n = ips ? json_array_size(ips) : (one ? 1 : 0);
+	return 0;
+}
+
+/* Parses the cluster IPs found by service_cluster_ips_find() into
+ * s->cluster_ips (room for n). 0 or -EBADMSG with *ret_why set. */
+static int service_cluster_ips_decode(json_t *ips, const char *one, size_t n, struct obj_service *s,
+				      const char **ret_why)
+{
+	for (size_t i = 0; i < n; i++) {
 		json_t *e = ips ? json_array_get(ips, i) : NULL;
 		const char *txt = ips ? json_string_value(e) : one;
 
@@ -201,16 +191,63 @@ static int service_cluster_ips_decode(json_t *spec, struct obj_service *s, const
 	return 0;
 }
 
+/* A Service in one allocation: the struct, its ports, its addresses
+ * (ingress, external, cluster IPs: room for as many as the object lists)
+ * and its three strings, so that a cached Service costs one malloc chunk
+ * rather than eight. NULL when out of memory or the sizes overflow. */
+static struct obj_service *service_alloc(const struct kube_meta *m, size_t n_ports,
+					 size_t n_ingress, size_t n_external, size_t n_cluster)
+{
+	const char *ns = m->ns ? m->ns : "", *name = m->name ? m->name : "";
+	const char *uid = m->uid ? m->uid : "";
+	size_t l_ns = strlen(ns) + 1, l_name = strlen(name) + 1, l_uid = strlen(uid) + 1;
+	size_t n_addrs = n_ingress + n_external + n_cluster, size;
+	struct obj_service *s;
+	char *p;
+
+	/* JSON arrays in a bounded watch line or list page: far from
+	 * overflowing, but checked all the same. */
+	if (n_ports > 65536 || n_addrs > 1u << 20)
+		return NULL;
+	size = sizeof(*s) + n_ports * sizeof(*s->ports) + n_addrs * sizeof(struct ip_addr) + l_ns +
+	       l_name + l_uid;
+	s = calloc(1, size);
+	if (!s)
+		return NULL;
+	p = (char *)(s + 1);
+	/* The ports first: they need the alignment the struct end has. */
+	if (n_ports) {
+		s->ports = (struct obj_service_port *)(void *)p;
+		p += n_ports * sizeof(*s->ports);
+	}
+	if (n_ingress) {
+		s->ingress = (struct ip_addr *)(void *)p;
+		p += n_ingress * sizeof(struct ip_addr);
+	}
+	if (n_external) {
+		s->external = (struct ip_addr *)(void *)p;
+		p += n_external * sizeof(struct ip_addr);
+	}
+	if (n_cluster) {
+		s->cluster_ips = (struct ip_addr *)(void *)p;
+		p += n_cluster * sizeof(struct ip_addr);
+	}
+	s->ns = memcpy(p, ns, l_ns);
+	s->name = memcpy(p + l_ns, name, l_name);
+	s->uid = memcpy(p + l_ns + l_name, uid, l_uid);
+	return s;
+}
+
 int obj_service_decode(json_t *obj, void *ud, void **ret_item, const char **ret_why)
 {
 	struct obj_decode_ctx *ctx = ud;
 	const char *lb_class = ctx && ctx->lb_class ? ctx->lb_class : OBJ_DEFAULT_LB_CLASS;
 	struct obj_service *s = NULL;
 	struct kube_meta m;
-	json_t *spec, *status, *lb, *ingress, *ext, *ports;
-	const char *type, *cls, *etp;
-	bool bad = false;
-	size_t i;
+	json_t *spec, *status, *lb, *ingress, *ext, *ports, *cips;
+	const char *type, *cls, *etp, *cip_one;
+	bool bad = false, lbc;
+	size_t i, n_cips;
 	int r;
 
 	r = kube_meta_get(obj, true, false, &m, ret_why);
@@ -244,25 +281,19 @@ int obj_service_decode(json_t *obj, void *ud, void **ret_item, const char **ret_
 	if (bad)
 		FAIL("status.loadBalancer.ingress: not an array");
 
-	s = calloc(1, sizeof(*s));
+	lbc = type && strcmp(type, "LoadBalancer") == 0 && (!cls || strcmp(cls, lb_class) == 0);
+	if (!lbc && json_array_size(ext) == 0)
+		return INFORMER_SKIP;
+	r = service_cluster_ips_find(spec, &cips, &cip_one, &n_cips, ret_why);
+	if (r < 0)
+		return r;
+	s = service_alloc(&m, json_array_size(ports), lbc ? json_array_size(ingress) : 0,
+			  json_array_size(ext), n_cips);
 	if (!s)
 		return -ENOMEM;
-	s->load_balancer =
-		type && strcmp(type, "LoadBalancer") == 0 && (!cls || strcmp(cls, lb_class) == 0);
+	s->load_balancer = lbc;
 	s->local = etp && strcmp(etp, "Local") == 0;
-	if (!s->load_balancer && json_array_size(ext) == 0) {
-		obj_service_free(s, NULL);
-		return INFORMER_SKIP;
-	}
-	s->ns = xstrdup(m.ns);
-	s->name = xstrdup(m.name);
-	s->uid = xstrdup(m.uid);
-	if (!s->ns || !s->name || !s->uid)
-		goto nomem;
-	if (s->load_balancer && json_array_size(ingress)) {
-		s->ingress = calloc(json_array_size(ingress), sizeof(*s->ingress));
-		if (!s->ingress)
-			goto nomem;
+	if (s->load_balancer) {
 		for (i = 0; i < json_array_size(ingress); i++) {
 			json_t *e = json_array_get(ingress, i);
 			const char *ip;
@@ -279,42 +310,30 @@ int obj_service_decode(json_t *obj, void *ud, void **ret_item, const char **ret_
 			s->n_ingress++;
 		}
 	}
-	if (json_array_size(ext)) {
-		s->external = calloc(json_array_size(ext), sizeof(*s->external));
-		if (!s->external)
-			goto nomem;
-		for (i = 0; i < json_array_size(ext); i++) {
-			json_t *e = json_array_get(ext, i);
+	for (i = 0; i < json_array_size(ext); i++) {
+		json_t *e = json_array_get(ext, i);
 
-			if (!json_is_string(e))
-				FAIL("spec.externalIPs[]: not a string");
-			if (ip_parse(json_string_value(e), &s->external[s->n_external], NULL) < 0)
-				FAIL("spec.externalIPs[]: not an IP address");
-			s->n_external++;
-		}
+		if (!json_is_string(e))
+			FAIL("spec.externalIPs[]: not a string");
+		if (ip_parse(json_string_value(e), &s->external[s->n_external], NULL) < 0)
+			FAIL("spec.externalIPs[]: not an IP address");
+		s->n_external++;
 	}
-	if (json_array_size(ports)) {
-		s->ports = calloc(json_array_size(ports), sizeof(*s->ports));
-		if (!s->ports)
-			goto nomem;
-		for (i = 0; i < json_array_size(ports); i++) {
-			r = service_port_decode(json_array_get(ports, i), &s->ports[s->n_ports],
-						ret_why);
-			if (r < 0)
-				goto fail;
-			s->n_ports++;
-		}
+	for (i = 0; i < json_array_size(ports); i++) {
+		r = service_port_decode(json_array_get(ports, i), &s->ports[s->n_ports], ret_why);
+		if (r < 0)
+			goto fail;
+		s->n_ports++;
 	}
-	r = service_cluster_ips_decode(spec, s, ret_why);
-	if (r == -ENOMEM)
-		goto nomem;
+	r = service_cluster_ips_decode(cips, cip_one, n_cips, s, ret_why);
 	if (r < 0)
 		goto fail;
+	if (!s->n_ingress)
+		s->ingress = NULL;
+	if (!s->n_cluster_ips)
+		s->cluster_ips = NULL;
 	*ret_item = s;
 	return 0;
-nomem:
-	obj_service_free(s, NULL);
-	return -ENOMEM;
 fail:
 	obj_service_free(s, NULL);
 	return r;
@@ -324,17 +343,8 @@ fail:
 
 void obj_slice_free(void *item, void *ud)
 {
-	struct obj_slice *s = item;
-
 	(void)ud;
-	if (!s)
-		return;
-	for (size_t i = 0; i < s->n_eps; i++)
-		free(s->eps[i].node);
-	free(s->eps);
-	free(s->ns);
-	free(s->service);
-	free(s);
+	free(item); /* one allocation: see obj_slice_decode() */
 }
 
 static int cond_bool(json_t *conds, const char *key, bool dflt, bool *ret)
@@ -351,6 +361,19 @@ static int cond_bool(json_t *conds, const char *key, bool dflt, bool *ret)
 	return 0;
 }
 
+/* The copy of node made for one of the 16 endpoints before endpoint i, or
+ * NULL: a slice's endpoints mostly run on a few nodes, so they share it
+ * (looking back only so far keeps a slice of 1,000 endpoints linear). */
+static char *slice_node_seen(const struct obj_slice *s, size_t i, const char *node)
+{
+	for (size_t j = i; j > 0 && i - j < 16; j--)
+		if (s->eps[j - 1].node && strcmp(s->eps[j - 1].node, node) == 0)
+			return s->eps[j - 1].node;
+	return NULL;
+}
+
+/* An EndpointSlice is one allocation: the struct, its endpoints, then the
+ * namespace, the Service name and each distinct node name. */
 int obj_slice_decode(json_t *obj, void *ud, void **ret_item, const char **ret_why)
 {
 	struct obj_slice *s = NULL;
@@ -358,7 +381,8 @@ int obj_slice_decode(json_t *obj, void *ud, void **ret_item, const char **ret_wh
 	json_t *eps;
 	const char *svc;
 	bool bad = false;
-	size_t i;
+	size_t i, n, size, l_ns, l_svc;
+	char *p;
 	int r;
 
 	(void)ud;
@@ -381,18 +405,15 @@ int obj_slice_decode(json_t *obj, void *ud, void **ret_item, const char **ret_wh
 		*ret_why = "endpoints: not an array";
 		return -EBADMSG;
 	}
-	s = calloc(1, sizeof(*s));
-	if (!s || !(s->ns = xstrdup(m.ns)) || !(s->service = xstrdup(svc)))
-		goto nomem;
-	if (json_array_size(eps)) {
-		s->eps = calloc(json_array_size(eps), sizeof(*s->eps));
-		if (!s->eps)
-			goto nomem;
-	}
-	for (i = 0; i < json_array_size(eps); i++) {
+	/* First pass: check the endpoints and size the allocation. */
+	n = json_array_size(eps);
+	l_ns = strlen(m.ns ? m.ns : "") + 1;
+	l_svc = strlen(svc) + 1;
+	size = sizeof(*s) + n * sizeof(*s->eps) + l_ns + l_svc;
+	for (i = 0; i < n; i++) {
 		json_t *e = json_array_get(eps, i), *conds;
-		struct obj_endpoint *ep = &s->eps[s->n_eps];
 		const char *node;
+		bool ready, serving;
 
 		if (!json_is_object(e))
 			FAIL("endpoints[]: not an object");
@@ -403,19 +424,43 @@ int obj_slice_decode(json_t *obj, void *ud, void **ret_item, const char **ret_wh
 		if (bad)
 			FAIL("endpoints[].nodeName: not a string");
 		/* A missing ready condition means ready (EndpointSlice API). */
-		if (cond_bool(conds, "ready", true, &ep->ready) < 0)
+		if (cond_bool(conds, "ready", true, &ready) < 0)
 			FAIL("endpoints[].conditions.ready: not a boolean");
-		if (cond_bool(conds, "serving", ep->ready, &ep->serving) < 0)
+		if (cond_bool(conds, "serving", ready, &serving) < 0)
 			FAIL("endpoints[].conditions.serving: not a boolean");
-		if (node && !(ep->node = strdup(node)))
-			goto nomem;
+		if (node)
+			size += strlen(node) + 1; /* an upper bound: duplicates are shared */
+	}
+	s = calloc(1, size);
+	if (!s)
+		return -ENOMEM;
+	p = (char *)(s + 1);
+	if (n) {
+		s->eps = (struct obj_endpoint *)(void *)p;
+		p += n * sizeof(*s->eps);
+	}
+	s->ns = memcpy(p, m.ns ? m.ns : "", l_ns);
+	s->service = memcpy(p + l_ns, svc, l_svc);
+	p += l_ns + l_svc;
+	for (i = 0; i < n; i++) {
+		json_t *e = json_array_get(eps, i);
+		json_t *conds = get_typed(e, "conditions", JSON_OBJECT, &bad);
+		struct obj_endpoint *ep = &s->eps[i];
+		const char *node = get_str(e, "nodeName", &bad);
+
+		/* Checked by the first pass. */
+		cond_bool(conds, "ready", true, &ep->ready);
+		cond_bool(conds, "serving", ep->ready, &ep->serving);
+		if (node && !(ep->node = slice_node_seen(s, i, node))) {
+			size_t l = strlen(node) + 1;
+
+			ep->node = memcpy(p, node, l);
+			p += l;
+		}
 		s->n_eps++;
 	}
 	*ret_item = s;
 	return 0;
-nomem:
-	obj_slice_free(s, NULL);
-	return -ENOMEM;
 fail:
 	obj_slice_free(s, NULL);
 	return r;
@@ -829,6 +874,51 @@ int obj_parse_time(const char *s, uint64_t *ret_us)
 	return 0;
 }
 
+_Static_assert(OBJ_MAX_PREFIXES == 32, "the reason text below names the bound");
+
+/* The annotation's "prefixes", never failing the Lease: a malformed list
+ * is dropped whole (has_prefixes false) with prefixes_why saying why. */
+static void lease_prefixes(struct obj_lease *l, json_t *v)
+{
+	size_t n = json_array_size(v);
+
+	if (!v || json_is_null(v))
+		return;
+	if (!json_is_array(v)) {
+		l->prefixes_why = "metadata.annotations[ironlb.io/speaker].prefixes: not an array";
+		return;
+	}
+	if (n > OBJ_MAX_PREFIXES) {
+		l->prefixes_why = "metadata.annotations[ironlb.io/speaker].prefixes: more than "
+				  "32 entries";
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_array_get(v, i);
+
+		if (!json_is_string(e) ||
+		    prefix_parse(json_string_value(e), &l->prefixes[i], NULL) < 0) {
+			l->n_prefixes = 0;
+			l->prefixes_why =
+				"metadata.annotations[ironlb.io/speaker].prefixes[]: not a "
+				"prefix (CIDR)";
+			return;
+		}
+	}
+	l->n_prefixes = n;
+	l->has_prefixes = true;
+}
+
+bool obj_lease_can_announce(const struct obj_lease *l, const struct ip_addr *a)
+{
+	if (!l || !l->has_prefixes)
+		return true;
+	for (size_t i = 0; i < l->n_prefixes; i++)
+		if (prefix_contains(&l->prefixes[i], a))
+			return true;
+	return false;
+}
+
 int obj_lease_decode(json_t *obj, void *ud, void **ret_item, const char **ret_why)
 {
 	struct obj_lease *l = NULL;
@@ -894,6 +984,7 @@ int obj_lease_decode(json_t *obj, void *ud, void **ret_item, const char **ret_wh
 			FAIL("metadata.annotations[ironlb.io/speaker].heartbeat: not IP:PORT");
 		}
 		l->has_hb = hb != NULL;
+		lease_prefixes(l, json_object_get(ann, "prefixes"));
 		for (size_t i = 0; i < json_array_size(macs) && l->n_macs < OBJ_MAX_MACS; i++) {
 			json_t *e = json_array_get(macs, i);
 

@@ -24,9 +24,13 @@
 /* Leases of speakers carry this label, or a name starting with "speaker-". */
 #define OBJ_SPEAKER_COMPONENT_LABEL "app.kubernetes.io/component"
 #define OBJ_SPEAKER_LEASE_PREFIX "speaker-"
-/* The Lease annotation: {"heartbeat":"IP:PORT","macs":["aa:bb:cc:dd:ee:ff"]} */
+/* The Lease annotation:
+ * {"heartbeat":"IP:PORT","macs":["aa:bb:cc:dd:ee:ff"],"prefixes":["192.0.2.0/24"]} */
 #define OBJ_SPEAKER_ANNOTATION "ironlb.io/speaker"
 #define OBJ_MAX_MACS 8
+/* A speaker publishes at most this many prefixes; a longer list is ignored
+ * by its readers (nothing known: the node counts as able to announce). */
+#define OBJ_MAX_PREFIXES 32
 
 /* What the Service decoder needs to know: the LoadBalancer class that is
  * ours (a Service without a class is ours too). */
@@ -44,6 +48,7 @@ struct obj_service_port {
 	uint16_t node_port;	    /* spec.ports[].nodePort, 0 when none */
 };
 
+/* One allocation with its arrays and strings: obj_service_free() frees it. */
 struct obj_service {
 	char *ns, *name, *uid;
 	bool load_balancer;	 /* type LoadBalancer with our class */
@@ -69,6 +74,8 @@ struct obj_endpoint {
 	bool serving; /* conditions.serving, defaulting to ready */
 };
 
+/* One allocation with its endpoints and strings (endpoints on the same node
+ * may share the name): obj_slice_free() frees it. */
 struct obj_slice {
 	char *ns;
 	char *service; /* label kubernetes.io/service-name */
@@ -115,6 +122,15 @@ struct obj_lease {
 	socklen_t hb_len;
 	uint8_t macs[OBJ_MAX_MACS][6];
 	size_t n_macs;
+	/* "prefixes": the connected prefixes of the node's usable links, where
+	 * it can announce an address when no L2Advertisement names interfaces.
+	 * has_prefixes is false when the field is absent (an older speaker),
+	 * or malformed: the Lease is still decoded, prefixes_why (static text
+	 * naming the field, else NULL) says what was wrong. */
+	bool has_prefixes;
+	struct ip_prefix prefixes[OBJ_MAX_PREFIXES];
+	size_t n_prefixes;
+	const char *prefixes_why;
 };
 
 int obj_service_decode(json_t *obj, void *ctx, void **ret_item, const char **ret_why);
@@ -140,6 +156,11 @@ int obj_parse_mac(const char *s, uint8_t ret[6]);
 /* RFC 3339 ("2026-11-27T20:00:00Z", fractional seconds allowed) → µs since
  * the epoch. 0 or -EINVAL. */
 int obj_parse_time(const char *s, uint64_t *ret_us);
+
+/* Whether the Lease's holder can announce a, as far as its Lease says:
+ * true when a lies in one of its prefixes, and when nothing is known (no
+ * Lease, no or malformed "prefixes"). */
+bool obj_lease_can_announce(const struct obj_lease *l, const struct ip_addr *a);
 
 /* Whether pool p contains a. */
 bool obj_pool_contains(const struct obj_pool *p, const struct ip_addr *a);

@@ -14,10 +14,29 @@
 # with 10,000 addresses in place (a cold start lists them all at once).
 # Prints figures; never fails on them.
 # Usage: tests/bench/l2_memory.sh [SIZES...] (default 1000 10000). Needs root.
+# With L2_MEMORY_MASSIF=DIR the speaker runs under valgrind's massif (heap
+# profiles in DIR/massif.PID, read with ms_print; the figures printed are
+# then valgrind's own, and the waits longer). With L2_MEMORY_TRIM=1, each
+# figure is followed by glibc's malloc_stats() totals (heap the allocator
+# holds, and what of it is in use) and the figures after malloc_trim(0),
+# both called in the speaker through gdb: what fragmentation costs.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lab/lab.sh
 . tests/lab/l2.sh
+
+WAIT_S=120
+if [ -n "${L2_MEMORY_MASSIF:-}" ]; then
+	mkdir -p "$L2_MEMORY_MASSIF/bin" || exit 1
+	L2_MEMORY_MASSIF=$(cd "$L2_MEMORY_MASSIF" && pwd)
+	for f in "$LAB_BIN"/*; do ln -sf "$f" "$L2_MEMORY_MASSIF/bin/"; done
+	rm -f "$L2_MEMORY_MASSIF/bin/ironlb-speaker"
+	printf '#!/bin/sh\nexec valgrind -q --tool=massif --pages-as-heap=no --detailed-freq=4 --max-snapshots=200 --threshold=0.2 --massif-out-file=%s/massif.%%p %s/ironlb-speaker "$@"\n' \
+		"$L2_MEMORY_MASSIF" "$LAB_BIN" >"$L2_MEMORY_MASSIF/bin/ironlb-speaker"
+	chmod +x "$L2_MEMORY_MASSIF/bin/ironlb-speaker"
+	LAB_BIN=$L2_MEMORY_MASSIF/bin
+	WAIT_S=600
+fi
 
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(1000 10000)
@@ -62,6 +81,18 @@ report() { # report LABEL; sets ANON (RssAnon, KiB)
 	ANON=$(kib "$p" RssAnon)
 	printf '  %-26s %8s %8s %8s %8s %8s %8s KiB\n' "$1" "$(kib "$p" VmRSS)" "$(kib "$p" RssAnon)" \
 		"$(kib "$p" RssFile)" "$(rollup "$p" Pss)" "$(rollup "$p" Pss_Anon)" "$(kib "$p" VmHWM)"
+}
+
+# probe LABEL (L2_MEMORY_TRIM=1): malloc_stats() totals, malloc_trim(0), report.
+probe() {
+	[ "${L2_MEMORY_TRIM:-}" = 1 ] || return 0
+	local p=${L2_SPK_PID[node1]} log="$LAB_DIR/speaker-node1.log" n
+	n=$(wc -l <"$log")
+	timeout 60 gdb -p "$p" -batch -nx -ex 'call (void)malloc_stats()' \
+		-ex 'call (int)malloc_trim(0)' >/dev/null 2>&1
+	tail -n +$((n + 1)) "$log" | awk '/^Total/ {t = 1} t && /bytes/ {
+		sub(/ *= */, " = "); printf "  %-26s malloc_stats: %s\n", "", $0 }'
+	report "$1, after malloc_trim"
 }
 
 # create FROM TO: Services mem-FROM..mem-(TO-1), each with the address
@@ -127,7 +158,7 @@ EOF
 }
 
 l2_speaker_start node1 --log-level=warn
-l2_wait_ready 20 || {
+l2_wait_ready $((WAIT_S / 6)) || {
 	echo "speaker not ready" >&2
 	exit 1
 }
@@ -141,7 +172,7 @@ for n in "${SIZES[@]}"; do
 	start=$(date +%s.%N)
 	create "$have" "$n" || exit 1
 	made=$(date +%s.%N)
-	wait_owned "$n" 120
+	wait_owned "$n" "$WAIT_S"
 	settled=$(date +%s.%N)
 	have=$n
 	sleep 2
@@ -149,13 +180,15 @@ for n in "${SIZES[@]}"; do
 	awk -v a="$start" -v b="$made" -v c="$settled" -v n="$n" -v d=$((ANON - anon0)) 'BEGIN {
 		printf "  %-26s RssAnon above idle: %d B per address; objects written in %.1f s, all owned %.1f s later\n",
 			"", d * 1024 / n, b - a, c - b }'
+	probe "$n addresses"
 done
 kill -TERM "${L2_SPK_PID[node1]}"
-for i in $(seq 1 50); do l2_running "${L2_SPK_PID[node1]}" || break; sleep 0.1; done
+for i in $(seq 1 $((WAIT_S / 2))); do l2_running "${L2_SPK_PID[node1]}" || break; sleep 0.1; done
 start=$(date +%s.%N)
 l2_speaker_start node1 --log-level=warn
-l2_wait_ready 60 && wait_owned "$have" 120
+l2_wait_ready $((WAIT_S / 2)) && wait_owned "$have" "$WAIT_S"
 settled=$(date +%s.%N)
 sleep 2
 report "$have, after a restart"
 awk -v a="$start" -v c="$settled" 'BEGIN { printf "  %-26s ready and owning all %.1f s after start\n", "", c - a }'
+probe "$have, after a restart"

@@ -691,6 +691,57 @@ static void test_default_decode_keeps_json_and_label_index(void **state)
 	env_free(e);
 }
 
+/* The cache keeps a resourceVersion in its entry while it fits and on the
+ * heap when it grows past that, and back; an index value holds one entry
+ * in place of an array until a second one joins it. */
+static void test_resource_versions_grow_and_index_buckets_fill_and_drain(void **state)
+{
+	struct env *e = env_new(true);
+	struct kube_request *w = sync3(e);
+	char got[256] = "";
+
+	(void)state;
+	assert_string_equal(informer_get_rv(e->inf, "ns/c"), "5");
+	assert_int_equal(informer_index_count(e->inf, "service", "ns/db"), 1);
+	/* A long resourceVersion, then a short one again. */
+	assert_int_equal(feed(w, EV("MODIFIED", OBJ("ns", "c", "1234567890123456789012345678901",
+						    SVC_LABEL("db")))),
+			 0);
+	assert_string_equal(informer_get_rv(e->inf, "ns/c"), "1234567890123456789012345678901");
+	assert_int_equal(feed(w, EV("MODIFIED", OBJ("ns", "c", "12", SVC_LABEL("db")))), 0);
+	assert_string_equal(informer_get_rv(e->inf, "ns/c"), "12");
+	assert_int_equal(feed(w, EV("MODIFIED", OBJ("ns", "c", "123456789", SVC_LABEL("db")))), 0);
+	assert_string_equal(informer_get_rv(e->inf, "ns/c"), "123456789");
+	/* ns/db: one entry, then five (an array), then back to none. */
+	assert_int_equal(feed(w, EV("ADDED", OBJ("ns", "d", "13", SVC_LABEL("db")))), 0);
+	assert_int_equal(feed(w, EV("ADDED", OBJ("ns", "f", "14", SVC_LABEL("db")))), 0);
+	assert_int_equal(feed(w, EV("ADDED", OBJ("ns", "g", "15", SVC_LABEL("db")))), 0);
+	assert_int_equal(feed(w, EV("ADDED", OBJ("ns", "h", "16", SVC_LABEL("db")))), 0);
+	assert_int_equal(informer_index_count(e->inf, "service", "ns/db"), 5);
+	assert_int_equal(informer_index_foreach(e->inf, "service", "ns/db", collect, got), 0);
+	assert_int_equal(strlen(got), strlen("ns/c,ns/d,ns/f,ns/g,ns/h,"));
+	assert_non_null(strstr(got, "ns/h,"));
+	assert_int_equal(feed(w, EV("DELETED", OBJ("ns", "c", "17", SVC_LABEL("db")))), 0);
+	assert_int_equal(feed(w, EV("DELETED", OBJ("ns", "g", "18", SVC_LABEL("db")))), 0);
+	/* A moved item leaves its old value and joins the new one. */
+	assert_int_equal(feed(w, EV("MODIFIED", OBJ("ns", "d", "19", SVC_LABEL("web")))), 0);
+	assert_int_equal(informer_index_count(e->inf, "service", "ns/db"), 2);
+	assert_int_equal(informer_index_count(e->inf, "service", "ns/web"), 3);
+	got[0] = '\0';
+	assert_int_equal(informer_index_foreach(e->inf, "service", "ns/db", collect, got), 0);
+	assert_true(!strcmp(got, "ns/f,ns/h,") || !strcmp(got, "ns/h,ns/f,"));
+	assert_int_equal(feed(w, EV("DELETED", OBJ("ns", "f", "20", SVC_LABEL("db")))), 0);
+	assert_int_equal(feed(w, EV("DELETED", OBJ("ns", "h", "21", SVC_LABEL("db")))), 0);
+	assert_int_equal(informer_index_count(e->inf, "service", "ns/db"), 0);
+	/* A fresh value after its bucket was freed. */
+	assert_int_equal(feed(w, EV("ADDED", OBJ("ns", "i", "22", SVC_LABEL("db")))), 0);
+	got[0] = '\0';
+	assert_int_equal(informer_index_foreach(e->inf, "service", "ns/db", collect, got), 0);
+	assert_string_equal(got, "ns/i,");
+	kube_transport_end(w, 0, NULL);
+	env_free(e);
+}
+
 static void item_free_cb_with_an_active_stream_and_items_does_not_leak(void **state)
 {
 	struct env *e = env_new(true);
@@ -717,6 +768,7 @@ int main(void)
 		cmocka_unit_test(item_decode_cb_failures_are_reported_and_skipped),
 		cmocka_unit_test(test_default_decode_keeps_json_and_label_index),
 		cmocka_unit_test(item_free_cb_with_an_active_stream_and_items_does_not_leak),
+		cmocka_unit_test(test_resource_versions_grow_and_index_buckets_fill_and_drain),
 	};
 
 	return cmocka_run_group_tests_name("informer", tests, NULL, NULL);

@@ -10,6 +10,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../speaker/objects.h"
@@ -243,6 +245,111 @@ static void test_slice_conditions_default_and_node(void **state)
 		"conditions.ready");
 }
 
+/* A Service is one allocation: every array and string of it is usable
+ * (ASan and UBSan check the bounds and alignment), and each stands alone. */
+static void test_service_every_field_at_once(void **state)
+{
+	struct obj_service *s;
+	const char *why;
+	char buf[IP_STRLEN];
+
+	(void)state;
+	assert_int_equal(
+		decode(obj_service_decode, NULL,
+		       "{\"metadata\":{\"namespace\":\"a-much-longer-namespace\",\"name\":\"n\","
+		       "\"uid\":\"0b9c8c2e-6f0f-4c55-9a55-3c8e1d2f4a11\"},\"spec\":{\"type\":"
+		       "\"LoadBalancer\",\"externalIPs\":[\"198.51.100.7\",\"2001:db8::7\"],"
+		       "\"clusterIPs\":[\"None\",\"203.0.113.131\"],\"ports\":[{\"port\":1,"
+		       "\"protocol\":\"UDP\",\"nodePort\":30001},{\"port\":2},{\"port\":3,"
+		       "\"protocol\":\"SCTP\"}]},\"status\":{\"loadBalancer\":{\"ingress\":["
+		       "{\"hostname\":\"h\"},{\"ip\":\"192.0.2.1\"},{\"hostname\":\"i\"}]}}}",
+		       (void **)&s, &why),
+		0);
+	assert_string_equal(s->ns, "a-much-longer-namespace");
+	assert_string_equal(s->name, "n");
+	assert_string_equal(s->uid, "0b9c8c2e-6f0f-4c55-9a55-3c8e1d2f4a11");
+	assert_int_equal(s->n_ingress, 1);
+	assert_string_equal(ip_format(&s->ingress[0], buf, sizeof(buf)), "192.0.2.1");
+	assert_int_equal(s->n_external, 2);
+	assert_string_equal(ip_format(&s->external[0], buf, sizeof(buf)), "198.51.100.7");
+	assert_string_equal(ip_format(&s->external[1], buf, sizeof(buf)), "2001:db8::7");
+	assert_int_equal(s->n_cluster_ips, 1);
+	assert_string_equal(ip_format(&s->cluster_ips[0], buf, sizeof(buf)), "203.0.113.131");
+	assert_int_equal(s->n_ports, 3);
+	assert_int_equal(s->ports[0].protocol, OBJ_PROTO_UDP);
+	assert_int_equal(s->ports[0].node_port, 30001);
+	assert_int_equal(s->ports[2].port, 3);
+	assert_int_equal(s->ports[2].protocol, OBJ_PROTO_SCTP);
+	obj_service_free(s, NULL);
+	/* Only hostnames: no addresses; nothing at all: no arrays. */
+	assert_int_equal(decode(obj_service_decode, NULL,
+				"{" META ",\"spec\":{\"type\":\"LoadBalancer\",\"clusterIP\":"
+				"\"None\"},\"status\":{\"loadBalancer\":{\"ingress\":[{"
+				"\"hostname\":\"h\"}]}}}",
+				(void **)&s, &why),
+			 0);
+	assert_int_equal(s->n_ingress, 0);
+	assert_null(s->ingress);
+	assert_int_equal(s->n_cluster_ips, 0);
+	assert_null(s->cluster_ips);
+	assert_null(s->ports);
+	assert_null(s->external);
+	assert_string_equal(s->uid, "u-1");
+	obj_service_free(s, NULL);
+}
+
+/* A slice's endpoints on the same node share one copy of its name. */
+static void test_slice_endpoints_share_node_names(void **state)
+{
+	struct obj_slice *s;
+	const char *why;
+	char text[32768];
+	size_t n;
+
+	(void)state;
+	assert_int_equal(decode(obj_slice_decode, NULL,
+				"{\"metadata\":{\"namespace\":\"ns\",\"name\":\"web-1\",\"labels\":"
+				"{\"kubernetes.io/service-name\":\"web\"}},\"endpoints\":["
+				"{\"nodeName\":\"node-a\"},{\"nodeName\":\"node-b\"},{},"
+				"{\"nodeName\":\"node-a\",\"conditions\":{\"serving\":false}},"
+				"{\"nodeName\":\"node-b\"}]}",
+				(void **)&s, &why),
+			 0);
+	assert_string_equal(s->ns, "ns");
+	assert_string_equal(s->service, "web");
+	assert_int_equal(s->n_eps, 5);
+	assert_string_equal(s->eps[0].node, "node-a");
+	assert_string_equal(s->eps[1].node, "node-b");
+	assert_null(s->eps[2].node);
+	assert_ptr_equal(s->eps[3].node, s->eps[0].node);
+	assert_ptr_equal(s->eps[4].node, s->eps[1].node);
+	assert_true(s->eps[3].ready && !s->eps[3].serving);
+	obj_slice_free(s, NULL);
+	/* 1,000 endpoints on 100 nodes, in an order that defeats sharing
+	 * (each node comes back after 100 others): every name still right. */
+	n = (size_t)snprintf(text, sizeof(text),
+			     "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"big\",\"labels\":"
+			     "{\"kubernetes.io/service-name\":\"big\"}},\"endpoints\":[");
+	for (int i = 0; i < 1000; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s{\"nodeName\":\"n%d\"}",
+				      i ? "," : "", i % 100);
+	snprintf(text + n, sizeof(text) - n, "]}");
+	assert_int_equal(decode(obj_slice_decode, NULL, text, (void **)&s, &why), 0);
+	assert_int_equal(s->n_eps, 1000);
+	for (int i = 0; i < 1000; i++) {
+		char want[8];
+
+		snprintf(want, sizeof(want), "n%d", i % 100);
+		assert_string_equal(s->eps[i].node, want);
+	}
+	obj_slice_free(s, NULL);
+	/* An error in a later endpoint frees nothing twice and names the field. */
+	expect_error(obj_slice_decode,
+		     "{\"metadata\":{\"name\":\"x\",\"labels\":{\"kubernetes.io/service-name\":"
+		     "\"w\"}},\"endpoints\":[{\"nodeName\":\"a\"},{\"nodeName\":7}]}",
+		     "endpoints[].nodeName");
+}
+
 static void test_node_labels_conditions_and_address(void **state)
 {
 	struct obj_node *n;
@@ -383,6 +490,101 @@ static void test_lease_of_speaker_with_annotation(void **state)
 		"macs");
 }
 
+/* A Lease whose annotation is {"heartbeat":...,"prefixes":<prefixes>}. */
+static struct obj_lease *lease_with_prefixes(const char *prefixes)
+{
+	char text[4096];
+	struct obj_lease *l = NULL;
+	const char *why = NULL;
+	json_t *ann, *obj;
+	char *annv;
+
+	snprintf(text, sizeof(text), "{\"heartbeat\":\"192.0.2.11:7482\",\"prefixes\":%s}",
+		 prefixes);
+	ann = json_loads(text, 0, NULL);
+	assert_non_null(ann);
+	annv = json_dumps(ann, JSON_COMPACT);
+	json_decref(ann);
+	obj = json_pack("{s:{s:s, s:{s:s}}, s:{s:s}}", "metadata", "name", "speaker-n1",
+			"annotations", "ironlb.io/speaker", annv, "spec", "holderIdentity", "n1");
+	free(annv);
+	assert_int_equal(obj_lease_decode(obj, NULL, (void **)&l, &why), 0);
+	json_decref(obj);
+	assert_non_null(l);
+	assert_true(l->has_hb);
+	return l;
+}
+
+static void test_lease_prefixes_decode_and_malformed_keep_the_lease(void **state)
+{
+	struct obj_lease *l;
+	struct ip_addr in4, in6, out;
+	char many[2048] = "[";
+
+	(void)state;
+	assert_int_equal(ip_parse("192.0.2.200", &in4, NULL), 0);
+	assert_int_equal(ip_parse("2001:db8:2::7", &in6, NULL), 0);
+	assert_int_equal(ip_parse("198.51.100.1", &out, NULL), 0);
+
+	l = lease_with_prefixes("[\"192.0.2.0/24\",\"2001:db8:2::/64\"]");
+	assert_true(l->has_prefixes);
+	assert_null(l->prefixes_why);
+	assert_int_equal(l->n_prefixes, 2);
+	assert_int_equal(l->prefixes[1].len, 64);
+	assert_true(obj_lease_can_announce(l, &in4));
+	assert_true(obj_lease_can_announce(l, &in6));
+	assert_false(obj_lease_can_announce(l, &out));
+	obj_lease_free(l, NULL);
+
+	/* Published but empty: every link down, nothing can be announced. */
+	l = lease_with_prefixes("[]");
+	assert_true(l->has_prefixes);
+	assert_int_equal(l->n_prefixes, 0);
+	assert_false(obj_lease_can_announce(l, &in4));
+	obj_lease_free(l, NULL);
+
+	/* Absent (an older speaker) or malformed: unknown, the node counts as
+	 * able to announce, and the rest of the Lease is kept. */
+	l = lease_with_prefixes("null");
+	assert_false(l->has_prefixes);
+	assert_null(l->prefixes_why);
+	assert_true(obj_lease_can_announce(l, &out));
+	obj_lease_free(l, NULL);
+	assert_true(obj_lease_can_announce(NULL, &out));
+
+	l = lease_with_prefixes("\"192.0.2.0/24\"");
+	assert_false(l->has_prefixes);
+	assert_non_null(strstr(l->prefixes_why, "prefixes: not an array"));
+	assert_true(obj_lease_can_announce(l, &out));
+	obj_lease_free(l, NULL);
+
+	l = lease_with_prefixes("[\"192.0.2.0/24\",\"192.0.2.1/24\"]"); /* host bits */
+	assert_false(l->has_prefixes);
+	assert_int_equal(l->n_prefixes, 0);
+	assert_non_null(strstr(l->prefixes_why, "prefixes[]: not a prefix"));
+	assert_true(obj_lease_can_announce(l, &out));
+	obj_lease_free(l, NULL);
+
+	l = lease_with_prefixes("[\"192.0.2.0/24\",7]");
+	assert_false(l->has_prefixes);
+	assert_non_null(strstr(l->prefixes_why, "prefixes[]"));
+	obj_lease_free(l, NULL);
+
+	l = lease_with_prefixes("[\"192.0.2.0/33\"]");
+	assert_false(l->has_prefixes);
+	obj_lease_free(l, NULL);
+
+	for (int i = 0; i <= OBJ_MAX_PREFIXES; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "%s\"10.%d.0.0/16\"",
+			 i ? "," : "", i);
+	strcat(many, "]");
+	l = lease_with_prefixes(many);
+	assert_false(l->has_prefixes);
+	assert_non_null(strstr(l->prefixes_why, "more than 32"));
+	assert_true(obj_lease_can_announce(l, &out));
+	obj_lease_free(l, NULL);
+}
+
 static void test_hostport_and_mac_parsers(void **state)
 {
 	struct sockaddr_storage ss;
@@ -413,10 +615,13 @@ int main(void)
 		cmocka_unit_test(test_service_of_another_class_is_skipped_unless_external_ips),
 		cmocka_unit_test(test_service_wrong_types_name_the_field),
 		cmocka_unit_test(test_slice_conditions_default_and_node),
+		cmocka_unit_test(test_service_every_field_at_once),
+		cmocka_unit_test(test_slice_endpoints_share_node_names),
 		cmocka_unit_test(test_node_labels_conditions_and_address),
 		cmocka_unit_test(test_pool_ranges_and_allow_external),
 		cmocka_unit_test(test_l2adv_selectors_pools_and_interfaces),
 		cmocka_unit_test(test_lease_of_speaker_with_annotation),
+		cmocka_unit_test(test_lease_prefixes_decode_and_malformed_keep_the_lease),
 		cmocka_unit_test(test_hostport_and_mac_parsers),
 	};
 
