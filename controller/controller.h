@@ -4,7 +4,9 @@
  * Events, IPAddressPool status and metrics. Only the leader (Lease
  * "ironlb-controller" in the controller's namespace) runs the allocator
  * and writes; every replica keeps its caches so that it is ready to take
- * over, and reports ready once they are synced. See docs/controller.md.
+ * over, and reports ready once they are synced. The leader also reports
+ * invalid BGPPeers, BGPAdvertisements and BFDProfiles in their status
+ * (bgp_report.h). See docs/controller.md.
  */
 #ifndef IRONLB_CONTROLLER_CONTROLLER_H
 #define IRONLB_CONTROLLER_CONTROLLER_H

@@ -184,7 +184,7 @@ KINDS = [
         "columns": [
             {"name": "IPAddressPools", "type": "string", "jsonPath": ".spec.ipAddressPools"},
             {"name": "Peers", "type": "string", "jsonPath": ".spec.peers"},
-            AGE,
+            VALID, AGE,
         ],
     },
     {
@@ -223,7 +223,7 @@ KINDS = [
             {"name": "Address", "type": "string", "jsonPath": ".spec.peerAddress"},
             {"name": "ASN", "type": "string", "jsonPath": ".spec.peerASN"},
             {"name": "BFD Profile", "type": "string", "jsonPath": ".spec.bfdProfile"},
-            AGE,
+            VALID, AGE,
         ],
     },
     {
@@ -252,7 +252,7 @@ KINDS = [
             {"name": "Receive Interval", "type": "integer",
              "jsonPath": ".spec.receiveInterval"},
             {"name": "Multiplier", "type": "integer", "jsonPath": ".spec.detectMultiplier"},
-            AGE,
+            VALID, AGE,
         ],
     },
 ]
