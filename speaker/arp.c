@@ -2,6 +2,7 @@
  * IPv6 counterpart is ndp.c; the two share nothing but the MAC helpers, as
  * keepalived's vrrp_arp.c and vrrp_ndisc.c do. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "arp.h"
@@ -254,4 +255,89 @@ const struct sock_filter *arp_bpf_drop_all(size_t *ret_len)
 {
 	*ret_len = sizeof(drop_all) / sizeof(drop_all[0]);
 	return drop_all;
+}
+
+/* ---- the filter for a set of claimed addresses ---- */
+
+#define LEAF 8			 /* addresses compared one by one at the bottom */
+#define MISS_TO_NEXT 0xffffffffu /* JA placeholder: to the sender IP's search */
+#define ARP_TPA_OFF (ETH_HLEN_ + 24)
+#define ARP_SPA_OFF (ETH_HLEN_ + 14)
+
+struct emit {
+	struct sock_filter *buf;
+	size_t size, n;
+};
+
+static size_t put(struct emit *e, struct sock_filter f)
+{
+	if (e->n < e->size)
+		e->buf[e->n] = f;
+	return e->n++;
+}
+
+/* Searches v[lo..hi) for the accumulator: a match returns ARP_BPF_ACCEPT;
+ * a miss returns 0 (last) or jumps to the MISS_TO_NEXT placeholder. */
+static void emit_search(struct emit *e, const uint32_t *v, size_t lo, size_t hi, bool last)
+{
+	if (hi - lo > LEAF) {
+		/* Full leaves on the left: n + 4 n / LEAF instructions. */
+		size_t leaves = (hi - lo + LEAF - 1) / LEAF, mid = lo + (leaves + 1) / 2 * LEAF, ja;
+
+		/* A >= v[mid]: the JA to the right half; else skip it. */
+		put(e, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, v[mid], 0, 1));
+		ja = put(e, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA, 0, 0, 0));
+		emit_search(e, v, lo, mid, last);
+		if (ja < e->size)
+			e->buf[ja].k = (uint32_t)(e->n - ja - 1);
+		emit_search(e, v, mid, hi, last);
+		return;
+	}
+	for (size_t i = lo; i < hi; i++) /* to the RET ACCEPT after the miss */
+		put(e, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, v[i],
+						    (uint8_t)(hi - i), 0));
+	if (last)
+		put(e, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0));
+	else
+		put(e, (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA, MISS_TO_NEXT, 0, 0));
+	put(e, (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, ARP_BPF_ACCEPT));
+}
+
+int arp_bpf_filter_claims(const struct ip_addr *addrs, size_t n, struct sock_filter *buf,
+			  size_t size)
+{
+	/* arp_filter without its last instruction (RET ACCEPT): its checks
+	 * jump to the RET 0 at index 13 or fall through to index 14. */
+	const size_t base = sizeof(arp_filter) / sizeof(arp_filter[0]) - 1;
+	struct emit e = { .buf = buf, .size = size < ARP_BPF_MAX_INSNS ? size : ARP_BPF_MAX_INSNS };
+	uint32_t *v;
+	size_t tpa_start;
+
+	if (n > ARP_BPF_MAX_INSNS)
+		return -ENOSPC;
+	v = n ? malloc(n * sizeof(*v)) : NULL;
+	if (n && !v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *b = addrs[i].bytes;
+
+		v[i] = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+		if (addrs[i].family != AF_INET || (i > 0 && v[i] <= v[i - 1])) {
+			free(v);
+			return -EINVAL;
+		}
+	}
+	for (size_t i = 0; i < base; i++)
+		put(&e, arp_filter[i]);
+	put(&e, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARP_TPA_OFF));
+	tpa_start = e.n;
+	emit_search(&e, v, 0, n, false);
+	/* The target IP's misses continue with the sender IP. */
+	for (size_t i = tpa_start; i < e.n && i < e.size; i++)
+		if (e.buf[i].code == (BPF_JMP | BPF_JA) && e.buf[i].k == MISS_TO_NEXT)
+			e.buf[i].k = (uint32_t)(e.n - i - 1);
+	put(&e, (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARP_SPA_OFF));
+	emit_search(&e, v, 0, n, true);
+	free(v);
+	return e.n > e.size ? -ENOSPC : (int)e.n;
 }

@@ -121,6 +121,24 @@ const char *arp_kind_str(enum arp_kind k);
 const struct sock_filter *arp_bpf_filter(size_t *ret_len);
 const struct sock_filter *arp_bpf_drop_all(size_t *ret_len);
 
+/* The largest program the kernel takes (BPF_MAXINSNS). */
+#define ARP_BPF_MAX_INSNS 4096
+
+/* arp_bpf_filter narrowed to the claimed addresses: of the frames it
+ * accepts, only those whose target IP or sender IP is one of addrs[0..n)
+ * (so requests to answer, probes, and announcements, replies and requests
+ * from hosts using a claimed address all pass; ARP traffic about other
+ * addresses does not). addrs must be AF_INET and strictly ascending (as
+ * ip_cmp sorts them). The set is searched as a binary tree of 8-address
+ * linear leaves: about 2 log2(n/8) + 10 instructions run per frame and
+ * field, and the program has at most 3n + 20 instructions.
+ * Writes the program into buf[0..size) and returns its length; -ENOSPC if
+ * it does not fit in size or ARP_BPF_MAX_INSNS instructions (beyond 1,360
+ * addresses: callers then use arp_bpf_filter), -EINVAL if addrs are not as
+ * described. */
+int arp_bpf_filter_claims(const struct ip_addr *addrs, size_t n, struct sock_filter *buf,
+			  size_t size);
+
 /* The snap length the filters return for an accepted frame. */
 #define ARP_BPF_ACCEPT 0x40000
 

@@ -212,10 +212,18 @@ struct run {
 	struct eligibility_advert *eadv; /* per advert */
 	uint32_t *sel;			 /* indexes of the adverts selecting the pool */
 	struct vec routes, addrs, pol;
+	/* Per pool: its rank by name, and the adverts selecting it
+	 * (pool_sel[pool_sel_off[i]] up to pool_sel_off[i + 1]). */
+	size_t *pool_rank;
+	uint32_t *pool_sel;
+	size_t *pool_sel_off;
+	struct pool_range *ranges;
+	size_t n_ranges;
 };
 
 struct ep_facts {
 	const char *self;
+	bool scanned; /* the Service's slices were read (once per Service) */
 	bool serving, ready_here;
 };
 
@@ -233,31 +241,101 @@ static void ep_scan(const struct obj_slice *s, void *arg)
 	}
 }
 
-/* The pool holding a: the first by name, so that the answer does not
- * depend on cache order even if pools overlap (the controller refuses
- * overlapping pools). */
-static const struct obj_pool *pool_for(const struct bgp_policy_input *in, const struct ip_addr *a)
+/* ip_cmp()'s order (IPv4 before IPv6 before anything else, then the
+ * family's bytes as a number) on the bytes themselves: a pass compares
+ * addresses n log n times, and ip_cmp() converts both to 128-bit
+ * integers byte by byte. */
+int bgp_policy_addr_cmp(const struct ip_addr *a, const struct ip_addr *b)
 {
-	const struct obj_pool *best = NULL;
+	int c;
 
-	for (size_t i = 0; i < in->n_pools; i++)
-		if (obj_pool_contains(in->pools[i], a) &&
-		    (!best || strcmp(in->pools[i]->name, best->name) < 0))
-			best = in->pools[i];
+	if (a->family != b->family) {
+		int ra = a->family == AF_INET ? 0 : a->family == AF_INET6 ? 1 : 2;
+		int rb = b->family == AF_INET ? 0 : b->family == AF_INET6 ? 1 : 2;
+
+		if (ra != rb)
+			return ra < rb ? -1 : 1;
+	}
+	c = memcmp(a->bytes, b->bytes, a->family == AF_INET ? 4 : 16);
+	return (c > 0) - (c < 0);
+}
+
+static bool fast_range_contains(const struct ip_range *r, const struct ip_addr *a)
+{
+	return a->family == r->first.family && bgp_policy_addr_cmp(&r->first, a) <= 0 &&
+	       bgp_policy_addr_cmp(a, &r->last) <= 0;
+}
+
+/* Every range of every pool, sorted by first address, with the largest
+ * last address up to each: the pool of an address is found by binary
+ * search instead of a walk over every pool's ranges. */
+struct pool_range {
+	struct ip_range r;
+	struct ip_addr max_last; /* of ranges [0, this] */
+	uint32_t pool;		 /* index into the input's pools */
+};
+
+static int pool_range_cmp(const void *x, const void *y)
+{
+	const struct pool_range *a = x, *b = y;
+	int c = bgp_policy_addr_cmp(&a->r.first, &b->r.first);
+
+	return c ? c : a->pool < b->pool ? -1 : a->pool > b->pool;
+}
+
+/* The pool holding a: the first by name (rank), so that the answer does
+ * not depend on cache order even if pools overlap (the controller
+ * refuses overlapping pools). Returns the pool's index, or -1. */
+static long pool_for(const struct run *rn, const struct ip_addr *a)
+{
+	const struct pool_range *pr = rn->ranges;
+	size_t lo = 0, hi = rn->n_ranges;
+	long best = -1;
+
+	while (lo < hi) { /* the first range starting after a */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (bgp_policy_addr_cmp(&pr[mid].r.first, a) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	while (lo-- > 0 && bgp_policy_addr_cmp(&pr[lo].max_last, a) >= 0)
+		if (fast_range_contains(&pr[lo].r, a) &&
+		    (best < 0 || rn->pool_rank[pr[lo].pool] < rn->pool_rank[best]))
+			best = pr[lo].pool;
 	return best;
 }
 
-/* Whether prefix p lies inside one range of pool. */
+/* Whether prefix p (inside pool, which holds the address it came from)
+ * lies inside one range of pool. */
 static bool pool_holds_prefix(const struct obj_pool *pool, const struct ip_prefix *p)
 {
 	struct ip_range pr;
 
+	if (p->len == ip_bits(p->addr.family))
+		return true; /* the address itself */
 	prefix_to_range(p, &pr);
 	for (size_t i = 0; i < pool->n_ranges; i++)
-		if (range_contains(&pool->ranges[i], &pr.first) &&
-		    range_contains(&pool->ranges[i], &pr.last))
+		if (fast_range_contains(&pool->ranges[i], &pr.first) &&
+		    fast_range_contains(&pool->ranges[i], &pr.last))
 			return true;
 	return false;
+}
+
+/* prefix_from_addr() without its 128-bit arithmetic for the usual host
+ * prefix. */
+static int prefix_of(const struct ip_addr *a, unsigned len, struct ip_prefix *ret)
+{
+	unsigned bits = ip_bits(a->family);
+
+	if (!bits || len != bits)
+		return prefix_from_addr(a, len, ret);
+	memset(ret, 0, sizeof(*ret));
+	ret->addr.family = a->family;
+	memcpy(ret->addr.bytes, a->bytes, bits / 8);
+	ret->len = (uint8_t)len;
+	return 0;
 }
 
 /* Whether advert a sends to a peer this node uses (peer_used per input
@@ -280,14 +358,15 @@ static void not_advertised(struct bgp_policy_addr *out, enum eligibility_reason 
 	out->why_id = why_id ? why_id : eligibility_reason_id(r);
 }
 
-static int decide(struct run *rn, const struct obj_service *svc, const struct ip_addr *a,
-		  bool external)
+/* f: the endpoint facts of svc, filled on first use. */
+static int decide(struct run *rn, const struct obj_service *svc, struct ep_facts *f,
+		  const struct ip_addr *a, bool external)
 {
 	const struct bgp_policy_input *in = rn->in;
-	const struct obj_pool *pool = pool_for(in, a);
+	long pool_i = pool_for(rn, a);
+	const struct obj_pool *pool = pool_i < 0 ? NULL : in->pools[pool_i];
 	struct eligibility_service es = { .traffic_policy_local = svc->local,
 					  .ignore_exclude_lb = in->ignore_exclude_lb };
-	struct ep_facts f = { .self = in->self };
 	struct eligibility_node en;
 	struct bgp_policy_addr *out;
 	enum eligibility_reason r;
@@ -311,25 +390,23 @@ static int decide(struct run *rn, const struct obj_service *svc, const struct ip
 		not_advertised(out, ELIGIBILITY_NODE_NOT_SELECTED, WHY_NO_NODE, NULL);
 		return 0;
 	}
-	for (i = 0; i < in->n_adverts; i++) {
-		const struct bgp_advert *ad = in->adverts[i];
-
-		if (!bgp_advert_selects_pool(ad, pool->name, pool->labels))
-			continue;
+	for (size_t k = rn->pool_sel_off[pool_i]; k < rn->pool_sel_off[pool_i + 1]; k++) {
+		i = rn->pool_sel[k];
 		rn->eadv[n_sel] = (struct eligibility_advert){
 			.node_selected = rn->adv_node_sel[i],
 			.interface_ok = true,
 		};
 		rn->sel[n_sel++] = (uint32_t)i;
 	}
-	if (in->foreach_slice)
-		in->foreach_slice(in->ud, svc->ns, svc->name, ep_scan, &f);
-	es.has_serving_endpoint = f.serving;
+	if (!f->scanned && in->foreach_slice)
+		in->foreach_slice(in->ud, svc->ns, svc->name, ep_scan, f);
+	f->scanned = true;
+	es.has_serving_endpoint = f->serving;
 	en = (struct eligibility_node){
 		.name = rn->self->name,
 		.exclude_label = rn->self->exclude,
 		.network_unavailable = rn->self->network_unavailable,
-		.has_ready_local_endpoint = f.ready_here,
+		.has_ready_local_endpoint = f->ready_here,
 		.adverts = rn->eadv,
 		.n_adverts = n_sel,
 	};
@@ -361,8 +438,7 @@ static int decide(struct run *rn, const struct obj_service *svc, const struct ip
 			}
 			continue;
 		}
-		if (prefix_from_addr(a, a->family == AF_INET ? ad->agg_len : ad->agg_len_v6, &p) <
-			    0 ||
+		if (prefix_of(a, a->family == AF_INET ? ad->agg_len : ad->agg_len_v6, &p) < 0 ||
 		    !pool_holds_prefix(pool, &p)) {
 			if (!skip_why) {
 				skip_why = WHY_AGGREGATION;
@@ -399,7 +475,7 @@ static int decide(struct run *rn, const struct obj_service *svc, const struct ip
 static int addr_rank_cmp(const void *x, const void *y)
 {
 	const struct bgp_policy_addr *a = x, *b = y;
-	int c = ip_cmp(&a->addr, &b->addr);
+	int c = bgp_policy_addr_cmp(&a->addr, &b->addr);
 
 	if (c)
 		return c;
@@ -416,8 +492,72 @@ static int addr_rank_cmp(const void *x, const void *y)
 
 static int addr_cmp(const void *x, const void *y)
 {
-	return ip_cmp(&((const struct bgp_policy_addr *)x)->addr,
-		      &((const struct bgp_policy_addr *)y)->addr);
+	return bgp_policy_addr_cmp(&((const struct bgp_policy_addr *)x)->addr,
+				   &((const struct bgp_policy_addr *)y)->addr);
+}
+
+static int pool_name_cmp(const void *x, const void *y, void *ud)
+{
+	const struct obj_pool *const *pools = ud;
+	size_t a = *(const size_t *)x, b = *(const size_t *)y;
+	int c = strcmp(pools[a]->name, pools[b]->name);
+
+	return c ? c : a < b ? -1 : a > b;
+}
+
+/* The per-pool lookups of one run: ranks by name, the range index and
+ * the advertisements selecting each pool. */
+static int pools_index(struct run *rn)
+{
+	const struct bgp_policy_input *in = rn->in;
+	size_t np = in->n_pools, na = in->n_adverts, nr = 0, i, j, k;
+	size_t *order = calloc(np ? np : 1, sizeof(*order));
+
+	rn->pool_rank = calloc(np ? np : 1, sizeof(*rn->pool_rank));
+	rn->pool_sel_off = calloc(np + 1, sizeof(*rn->pool_sel_off));
+	for (i = 0; i < np; i++)
+		nr += in->pools[i]->n_ranges;
+	rn->ranges = calloc(nr ? nr : 1, sizeof(*rn->ranges));
+	if (!order || !rn->pool_rank || !rn->pool_sel_off || !rn->ranges) {
+		free(order);
+		return -ENOMEM;
+	}
+	for (i = 0; i < np; i++)
+		order[i] = i;
+	qsort_r(order, np, sizeof(*order), pool_name_cmp, (void *)in->pools);
+	for (i = 0; i < np; i++)
+		rn->pool_rank[order[i]] = i;
+	free(order);
+	for (i = 0, k = 0; i < np; i++)
+		for (j = 0; j < in->pools[i]->n_ranges; j++)
+			rn->ranges[k++] = (struct pool_range){ .r = in->pools[i]->ranges[j],
+							       .pool = (uint32_t)i };
+	rn->n_ranges = nr;
+	if (nr)
+		qsort(rn->ranges, nr, sizeof(*rn->ranges), pool_range_cmp);
+	for (k = 0; k < nr; k++)
+		rn->ranges[k].max_last = k && bgp_policy_addr_cmp(&rn->ranges[k - 1].max_last,
+								  &rn->ranges[k].r.last) > 0
+						 ? rn->ranges[k - 1].max_last
+						 : rn->ranges[k].r.last;
+	/* Selection by name or labels: once per pool, not per address. */
+	k = 0;
+	for (i = 0; i < np; i++)
+		for (j = 0; j < na; j++)
+			k += bgp_advert_selects_pool(in->adverts[j], in->pools[i]->name,
+						     in->pools[i]->labels);
+	rn->pool_sel = calloc(k ? k : 1, sizeof(*rn->pool_sel));
+	if (!rn->pool_sel)
+		return -ENOMEM;
+	for (i = 0, k = 0; i < np; i++) {
+		rn->pool_sel_off[i] = k;
+		for (j = 0; j < na; j++)
+			if (bgp_advert_selects_pool(in->adverts[j], in->pools[i]->name,
+						    in->pools[i]->labels))
+				rn->pool_sel[k++] = (uint32_t)j;
+	}
+	rn->pool_sel_off[np] = k;
+	return 0;
 }
 
 int bgp_policy_run(const struct bgp_policy_input *in, struct bgp_policy_result *ret)
@@ -435,7 +575,8 @@ int bgp_policy_run(const struct bgp_policy_input *in, struct bgp_policy_result *
 	rn.adv_has_peer = calloc(in->n_adverts ? in->n_adverts : 1, sizeof(*rn.adv_has_peer));
 	rn.eadv = calloc(in->n_adverts ? in->n_adverts : 1, sizeof(*rn.eadv));
 	rn.sel = calloc(in->n_adverts ? in->n_adverts : 1, sizeof(*rn.sel));
-	if (!peer_used || !rn.adv_node_sel || !rn.adv_has_peer || !rn.eadv || !rn.sel)
+	if (!peer_used || !rn.adv_node_sel || !rn.adv_has_peer || !rn.eadv || !rn.sel ||
+	    pools_index(&rn) < 0)
 		goto out;
 	for (i = 0; i < in->n_peers; i++)
 		peer_used[i] = peer_state(in, rn.self, in->peers[i], NULL) == BGP_PEER_USED;
@@ -448,12 +589,13 @@ int bgp_policy_run(const struct bgp_policy_input *in, struct bgp_policy_result *
 	}
 	for (i = 0; i < in->n_services; i++) {
 		const struct obj_service *s = in->services[i];
+		struct ep_facts f = { .self = in->self };
 
 		for (k = 0; k < s->n_ingress; k++)
-			if ((r = decide(&rn, s, &s->ingress[k], false)) < 0)
+			if ((r = decide(&rn, s, &f, &s->ingress[k], false)) < 0)
 				goto out;
 		for (k = 0; k < s->n_external; k++)
-			if ((r = decide(&rn, s, &s->external[k], true)) < 0)
+			if ((r = decide(&rn, s, &f, &s->external[k], true)) < 0)
 				goto out;
 	}
 	r = 0;
@@ -474,7 +616,7 @@ int bgp_policy_run(const struct bgp_policy_input *in, struct bgp_policy_result *
 	if (rn.addrs.n)
 		qsort(addrs, rn.addrs.n, sizeof(*addrs), addr_rank_cmp);
 	for (i = 0, k = 0; i < rn.addrs.n; i++)
-		if (!k || !ip_equal(&addrs[k - 1].addr, &addrs[i].addr))
+		if (!k || bgp_policy_addr_cmp(&addrs[k - 1].addr, &addrs[i].addr) != 0)
 			addrs[k++] = addrs[i];
 	res.addrs = addrs;
 	res.n_addrs = k;
@@ -497,6 +639,10 @@ out:
 	free(rn.adv_has_peer);
 	free(rn.eadv);
 	free(rn.sel);
+	free(rn.pool_rank);
+	free(rn.pool_sel);
+	free(rn.pool_sel_off);
+	free(rn.ranges);
 	return r;
 }
 

@@ -120,8 +120,14 @@ int datapath_entries_for(const struct obj_service *const *svcs, size_t n_svcs,
 	if (!addrs)
 		return -ENOMEM;
 	if (n_addrs) {
+		size_t k = 1;
+
 		memcpy(addrs, addrs_in, n_addrs * sizeof(*addrs));
-		qsort(addrs, n_addrs, sizeof(*addrs), addr_cmp);
+		/* Callers usually pass them sorted: one check, no sort. */
+		while (k < n_addrs && ip_cmp(&addrs[k - 1], &addrs[k]) <= 0)
+			k++;
+		if (k < n_addrs)
+			qsort(addrs, n_addrs, sizeof(*addrs), addr_cmp);
 	}
 	for (size_t i = 0; i < n_svcs && r == 0; i++)
 		r = svc_entries_for(svcs[i], pools, n_pools, addrs, n_addrs, ret);

@@ -15,8 +15,9 @@ static const struct {
 					    "no L2Advertisement for the pool selects this node "
 					    "(nodeSelectors)" },
 	[ELIGIBILITY_NO_INTERFACE] = { "no_interface",
-				       "none of the L2Advertisement's interfaces is usable on "
-				       "this node" },
+				       "no usable interface on this node for the address (the "
+				       "L2Advertisement's interfaces, or a link whose subnet "
+				       "holds it)" },
 	[ELIGIBILITY_NO_SERVING_ENDPOINT] = { "no_serving_endpoint",
 					      "the Service has no serving endpoint" },
 	[ELIGIBILITY_NO_LOCAL_ENDPOINT] = { "no_local_endpoint", "no ready local endpoint "

@@ -327,6 +327,19 @@ enum heartbeat_liveness heartbeat_liveness(const struct heartbeat *hb, const cha
 	return p ? p->state.liveness : HEARTBEAT_PEER_UNKNOWN;
 }
 
+size_t heartbeat_forget_liveness(struct heartbeat *hb)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < hb->n_peers; i++) {
+		if (hb->peers[i].state.liveness != HEARTBEAT_PEER_UNKNOWN)
+			n++;
+		hb->peers[i].state.liveness = HEARTBEAT_PEER_UNKNOWN;
+	}
+	arm_dead_timer(hb); /* no ALIVE peer left: nothing to time out */
+	return n;
+}
+
 size_t heartbeat_peer_count(const struct heartbeat *hb)
 {
 	return hb->n_peers;

@@ -53,6 +53,15 @@ int heartbeat_set_owned(struct heartbeat *hb, const struct ip_addr *sorted, size
 /* Liveness of a peer by name (UNKNOWN if not a peer). */
 enum heartbeat_liveness heartbeat_liveness(const struct heartbeat *hb, const char *peer);
 
+/* Sets every peer's liveness to UNKNOWN, keeping what guards against
+ * replays (incarnation, sequence number). For when this node's own links
+ * were down: what it concluded meanwhile (peers DEAD because nothing got
+ * through) is stale, and until each peer's next heartbeat its Lease decides.
+ * No change callback is made (the caller re-decides); the next accepted
+ * heartbeat of each peer makes it ALIVE again, with the callback. Returns
+ * how many peers were not UNKNOWN. */
+size_t heartbeat_forget_liveness(struct heartbeat *hb);
+
 /* For status output: the i-th peer (i < count), its state and address. */
 size_t heartbeat_peer_count(const struct heartbeat *hb);
 const char *heartbeat_peer_name(const struct heartbeat *hb, size_t i,

@@ -15,8 +15,10 @@ enum iface_unusable iface_usable(const struct iface_link *l)
 		return IFACE_ENSLAVED;
 	if (l->flags & IFF_NOARP)
 		return IFACE_NOARP;
-	if (!(l->flags & IFF_UP) || !l->oper_up)
+	if (!(l->flags & IFF_UP))
 		return IFACE_DOWN;
+	if (!l->oper_up)
+		return IFACE_NO_CARRIER;
 	return IFACE_USABLE;
 }
 
@@ -27,6 +29,8 @@ const char *iface_unusable_str(enum iface_unusable why)
 		return "usable";
 	case IFACE_DOWN:
 		return "link is down";
+	case IFACE_NO_CARRIER:
+		return "link has no carrier";
 	case IFACE_NOARP:
 		return "link has NOARP set";
 	case IFACE_ENSLAVED:
@@ -102,7 +106,12 @@ size_t iface_choose(const struct iface_link *links, size_t n_links,
 			continue;
 		why = iface_usable(l);
 		if (why != IFACE_USABLE) {
-			if (best_unusable == IFACE_USABLE)
+			/* The reason names the first matching link that could
+			 * announce were it not for its state; a loopback link
+			 * (the address bound /32 on lo) only when nothing else
+			 * matches, since it never announces anyway. */
+			if (best_unusable == IFACE_USABLE ||
+			    (best_unusable == IFACE_LOOPBACK && why != IFACE_LOOPBACK))
 				best_unusable = why;
 			continue;
 		}

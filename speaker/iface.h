@@ -34,7 +34,8 @@ struct iface_prefix {
 
 enum iface_unusable {
 	IFACE_USABLE = 0,
-	IFACE_DOWN,
+	IFACE_DOWN,	  /* administratively down (no IFF_UP) */
+	IFACE_NO_CARRIER, /* up, but no carrier (cable pulled, peer down) */
 	IFACE_NOARP,
 	IFACE_ENSLAVED,
 	IFACE_NOT_ETHERNET,

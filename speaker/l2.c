@@ -4,6 +4,10 @@
  * Neighbor Solicitation is matched in O(log n) whatever the number of
  * claimed addresses. Each interface in use has one ARP and one IPv6 packet
  * socket, opened when the first claim needs it and closed with the last.
+ * The ARP sockets' BPF filter passes only frames whose target or sender IP
+ * is a claimed IPv4 address (arp_bpf_filter_claims), re-attached whenever
+ * that set changes; with too many addresses for one program they pass
+ * every ARP frame (arp_bpf_filter) and the tree lookup sorts them out.
  */
 #include "l2.h"
 
@@ -63,6 +67,11 @@ struct l2 {
 	struct l2_if *ifs;
 	struct l2_stats stats;
 	unsigned gen;
+	/* The ARP sockets' filter for the current IPv4 claims (NULL: the
+	 * generic arp_bpf_filter), and whether that set changed since. */
+	struct sock_filter *arp_prog;
+	size_t arp_prog_len;
+	bool arp_dirty;
 };
 
 static int entry_cmp(const struct rb_node *a, const struct rb_node *b)
@@ -132,9 +141,14 @@ static struct l2_if *if_get(struct l2 *l2, int ifindex)
 	lif->l2 = l2;
 	lif->ifindex = ifindex;
 	memcpy(lif->mac, link->mac, 6);
-	f = arp_bpf_filter(&flen);
-	lif->arp =
-		packet_sock_new(l2->loop, ifindex, ARP_ETHERTYPE, f, flen, on_arp_frame, lif, NULL);
+	if (l2->arp_prog)
+		lif->arp = packet_sock_new(l2->loop, ifindex, ARP_ETHERTYPE, l2->arp_prog,
+					   l2->arp_prog_len, on_arp_frame, lif, NULL);
+	if (!lif->arp) { /* or the kernel refused the claims' program */
+		f = arp_bpf_filter(&flen);
+		lif->arp = packet_sock_new(l2->loop, ifindex, ARP_ETHERTYPE, f, flen, on_arp_frame,
+					   lif, NULL);
+	}
 	f = ndp_bpf_filter(&flen);
 	lif->nd =
 		packet_sock_new(l2->loop, ifindex, NDP_ETHERTYPE, f, flen, on_nd_frame, lif, NULL);
@@ -147,6 +161,57 @@ static struct l2_if *if_get(struct l2 *l2, int ifindex)
 	lif->next = l2->ifs;
 	l2->ifs = lif;
 	return lif;
+}
+
+/* Rebuilds the ARP filter from the IPv4 claims and attaches it to every
+ * ARP socket, before anything is sent for a new claim (its probes'
+ * answers must pass). Any failure falls back to the generic filter, which
+ * passes every ARP frame: more work, same behaviour. */
+static void arp_filter_update(struct l2 *l2)
+{
+	struct sock_filter *prog = NULL;
+	struct ip_addr *v4 = NULL;
+	size_t n = 0, glen;
+	const struct sock_filter *generic = arp_bpf_filter(&glen);
+	int r = -ENOMEM;
+
+	if (!l2->arp_dirty)
+		return;
+	l2->arp_dirty = false;
+	for (struct rb_node *node = rb_first(&l2->claims); node; node = rb_next(node))
+		n += rb_entry(node, struct l2_entry, node)->addr.family == AF_INET;
+	if (n <= ARP_BPF_MAX_INSNS) {
+		v4 = n ? malloc(n * sizeof(*v4)) : NULL;
+		prog = malloc(ARP_BPF_MAX_INSNS * sizeof(*prog));
+		if ((!n || v4) && prog) {
+			size_t k = 0;
+
+			/* The tree is sorted by ip_cmp: IPv4 ascending. */
+			for (struct rb_node *node = rb_first(&l2->claims); node;
+			     node = rb_next(node)) {
+				const struct l2_entry *e = rb_entry(node, struct l2_entry, node);
+
+				if (e->addr.family == AF_INET)
+					v4[k++] = e->addr;
+			}
+			r = arp_bpf_filter_claims(v4, n, prog, ARP_BPF_MAX_INSNS);
+		}
+	}
+	free(v4);
+	free(l2->arp_prog);
+	l2->arp_prog = NULL;
+	l2->arp_prog_len = 0;
+	if (r > 0) {
+		struct sock_filter *fit = realloc(prog, (size_t)r * sizeof(*prog));
+
+		l2->arp_prog = fit ? fit : prog;
+		l2->arp_prog_len = (size_t)r;
+	} else {
+		free(prog);
+	}
+	for (struct l2_if *lif = l2->ifs; lif; lif = lif->next)
+		packet_sock_set_filter(lif->arp, l2->arp_prog ? l2->arp_prog : generic,
+				       l2->arp_prog ? l2->arp_prog_len : glen, generic, glen);
 }
 
 /* Joins (delta +1) or leaves (-1) the solicited-node group of an IPv6
@@ -465,6 +530,7 @@ struct l2 *l2_new(struct loop *l, struct iface_monitor *ifaces, const struct ann
 	if (cb)
 		l2->cb = *cb;
 	l2->userdata = userdata;
+	l2->arp_dirty = true; /* the first claims choose the ARP filter */
 	rb_init(&l2->claims);
 	return l2;
 }
@@ -481,6 +547,7 @@ void l2_free(struct l2 *l2)
 	rb_clear(&l2->claims, clear_entry, l2);
 	while (l2->ifs)
 		if_close(l2->ifs);
+	free(l2->arp_prog);
 	free(l2);
 }
 
@@ -524,6 +591,7 @@ int l2_set_claims(struct l2 *l2, const struct l2_claim *claims, size_t n)
 			continue;
 		}
 		fresh[n_fresh++] = e;
+		l2->arp_dirty |= e->addr.family == AF_INET;
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct l2_entry *e = entry_find(l2, &claims[i].addr);
@@ -543,10 +611,12 @@ int l2_set_claims(struct l2 *l2, const struct l2_claim *claims, size_t n)
 
 		next = rb_next(node);
 		if (e->gen != gen) {
+			l2->arp_dirty |= e->addr.family == AF_INET;
 			rb_remove(&l2->claims, node);
 			entry_free(l2, e);
 		}
 	}
+	arp_filter_update(l2);
 	for (node = rb_first(&l2->claims); node; node = rb_next(node))
 		entry_place(l2, rb_entry(node, struct l2_entry, node));
 	for (size_t i = 0; i < n_fresh; i++) {

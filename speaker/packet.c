@@ -16,6 +16,14 @@
 #define PACKET_IGNORE_OUTGOING 23
 #endif
 
+/* One wakeup's worth of frames, read by a single recvmmsg call. */
+struct packet_rx_batch {
+	struct mmsghdr msgs[PACKET_RX_BUDGET];
+	struct iovec iov[PACKET_RX_BUDGET];
+	struct sockaddr_ll from[PACKET_RX_BUDGET];
+	uint8_t frames[PACKET_RX_BUDGET][PACKET_FRAME_MAX];
+};
+
 struct packet_sock {
 	struct loop_io *io;
 	int fd;
@@ -23,35 +31,79 @@ struct packet_sock {
 	uint16_t ethertype;
 	packet_rx_fn rx;
 	void *userdata;
+	struct packet_rx_batch *batch; /* receiving sockets only */
+	bool delivering;	       /* inside on_readable's calls to rx */
+	bool freed;		       /* packet_sock_free was called meanwhile */
 	struct packet_stats stats;
 };
+
+static void destroy(struct packet_sock *ps)
+{
+	free(ps->batch);
+	free(ps);
+}
+
+static struct packet_rx_batch *batch_new(void)
+{
+	struct packet_rx_batch *b = malloc(sizeof(*b));
+
+	if (!b)
+		return NULL;
+	for (int i = 0; i < PACKET_RX_BUDGET; i++) {
+		b->iov[i] = (struct iovec){ .iov_base = b->frames[i], .iov_len = PACKET_FRAME_MAX };
+		b->msgs[i].msg_hdr = (struct msghdr){ .msg_name = &b->from[i],
+						      .msg_namelen = sizeof(b->from[i]),
+						      .msg_iov = &b->iov[i],
+						      .msg_iovlen = 1 };
+	}
+	return b;
+}
 
 static void on_readable(struct loop_io *io, int fd, uint32_t events, void *userdata)
 {
 	struct packet_sock *ps = userdata;
-	uint8_t frame[PACKET_FRAME_MAX];
+	struct packet_rx_batch *b = ps->batch;
+	int n;
 
 	(void)io;
 	(void)events;
-	for (int i = 0; i < PACKET_RX_BUDGET; i++) {
-		struct sockaddr_ll from;
-		socklen_t fromlen = sizeof(from);
-		/* MSG_TRUNC makes recvfrom return the real length. */
-		ssize_t n = recvfrom(fd, frame, sizeof(frame), MSG_TRUNC | MSG_DONTWAIT,
-				     (struct sockaddr *)&from, &fromlen);
+	/* MSG_TRUNC makes each msg_len the frame's real length. */
+	n = recvmmsg(fd, b->msgs, PACKET_RX_BUDGET, MSG_DONTWAIT | MSG_TRUNC, NULL);
+	if (n <= 0)
+		return;		    /* EAGAIN, or an error the next wakeup sees again */
+	for (int i = 0; i < n; i++) /* the one field the kernel changed */
+		b->msgs[i].msg_hdr.msg_namelen = sizeof(b->from[i]);
+	ps->delivering = true;
+	for (int i = 0; i < n && !ps->freed; i++) {
+		size_t len = b->msgs[i].msg_len;
 
-		if (n == -1)
-			return; /* EAGAIN, or an error the next wakeup sees again */
-		if (from.sll_pkttype == PACKET_OUTGOING)
+		if (b->from[i].sll_pkttype == PACKET_OUTGOING)
 			continue; /* kernels without PACKET_IGNORE_OUTGOING */
 		ps->stats.received++;
-		if ((size_t)n > sizeof(frame)) {
+		if (len > PACKET_FRAME_MAX || (b->msgs[i].msg_hdr.msg_flags & MSG_TRUNC)) {
 			ps->stats.truncated++;
-			ps->rx(ps->userdata, ps->ifindex, frame, sizeof(frame), true);
+			ps->rx(ps->userdata, ps->ifindex, b->frames[i], PACKET_FRAME_MAX, true);
 		} else {
-			ps->rx(ps->userdata, ps->ifindex, frame, (size_t)n, false);
+			ps->rx(ps->userdata, ps->ifindex, b->frames[i], len, false);
 		}
 	}
+	ps->delivering = false;
+	if (ps->freed)
+		destroy(ps);
+}
+
+/* The largest receive buffer we may have: SO_RCVBUFFORCE needs
+ * CAP_NET_ADMIN, SO_RCVBUF is capped by net.core.rmem_max. Best effort: the
+ * default buffer works, it only holds fewer frames. */
+static void grow_rcvbuf(struct packet_sock *ps)
+{
+	int size = PACKET_RCVBUF;
+	socklen_t len = sizeof(size);
+
+	if (setsockopt(ps->fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) == -1)
+		setsockopt(ps->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	if (getsockopt(ps->fd, SOL_SOCKET, SO_RCVBUF, &size, &len) == 0 && size > 0)
+		ps->stats.rcvbuf = (uint64_t)size;
 }
 
 static int attach_filter(int fd, const struct sock_filter *filter, size_t len)
@@ -61,6 +113,14 @@ static int attach_filter(int fd, const struct sock_filter *filter, size_t len)
 
 	if (len > 0xffff)
 		return -EINVAL;
+	if (!filter) {
+		int zero = 0;
+
+		if (setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, &zero, sizeof(zero)) == -1 &&
+		    errno != ENOENT)
+			return -errno;
+		return 0;
+	}
 	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) == -1)
 		return -errno;
 	return 0;
@@ -102,10 +162,15 @@ struct packet_sock *packet_sock_new(struct loop *l, int ifindex, uint16_t ethert
 		r = -errno;
 		goto fail;
 	}
-	if (rx)
+	if (rx) {
 		r = filter ? attach_filter(ps->fd, filter, filter_len) : 0;
-	else
+		ps->batch = batch_new();
+		if (!ps->batch)
+			r = -ENOMEM;
+		grow_rcvbuf(ps);
+	} else {
 		r = attach_filter(ps->fd, drop_all, 1);
+	}
 	if (r < 0)
 		goto fail;
 	/* Best effort: older kernels lack it, and on_readable checks anyway. */
@@ -133,9 +198,36 @@ void packet_sock_free(struct packet_sock *ps)
 	if (!ps)
 		return;
 	loop_io_free(ps->io);
+	ps->io = NULL;
 	if (ps->fd >= 0)
 		close(ps->fd);
-	free(ps);
+	ps->fd = -1;
+	if (ps->delivering)
+		ps->freed = true; /* on_readable frees it when rx returns */
+	else
+		destroy(ps);
+}
+
+int packet_sock_set_filter(struct packet_sock *ps, const struct sock_filter *filter,
+			   size_t filter_len, const struct sock_filter *fallback,
+			   size_t fallback_len)
+{
+	int r, r2;
+
+	if (!ps->rx)
+		return -EINVAL;
+	r = attach_filter(ps->fd, filter, filter_len);
+	if (r == 0)
+		return 0;
+	/* The kernel charges the new program to the socket's option memory
+	 * before it releases the old one: with the (small) fallback in place
+	 * there may be room for the new program. */
+	r2 = attach_filter(ps->fd, fallback, fallback_len);
+	if (r2 == 0 && filter && attach_filter(ps->fd, filter, filter_len) == 0)
+		return 0;
+	if (r2 < 0)
+		attach_filter(ps->fd, NULL, 0); /* then everything of the ethertype */
+	return r;
 }
 
 int packet_sock_send(struct packet_sock *ps, const uint8_t *frame, size_t len)

@@ -102,13 +102,27 @@ static void decide(const struct reconcile_input *in, struct scratch *sc,
 		bool self = strcmp(n->name, in->self) == 0;
 		struct eligibility_advert *adv = sc->adv + i * (in->n_adverts ? in->n_adverts : 1);
 
+		/* Asked at most once per node and address, and only when an
+		 * advertisement naming no interfaces selects the node. */
+		int can = -1;
+
 		for (j = 0; j < n_sel; j++) {
 			const struct obj_l2adv *ad = sc->sel[j];
-			bool ok = !ad->n_ifnames || !self || !in->iface_ok;
+			bool ok, selected = obj_l2adv_selects_node(ad, n);
 
-			for (size_t k = 0; !ok && k < ad->n_ifnames; k++)
-				ok = in->iface_ok(in->ud, ad->ifnames[k]);
-			adv[j].node_selected = obj_l2adv_selects_node(ad, n);
+			if (!ad->n_ifnames) {
+				/* The subnet's link: the node must have a usable one. */
+				if (can < 0 && selected)
+					can = !in->can_announce ||
+					      in->can_announce(in->ud, n->name, a);
+				ok = can != 0;
+			} else {
+				/* Named interfaces: known for this node only. */
+				ok = !self || !in->iface_ok;
+				for (size_t k = 0; !ok && k < ad->n_ifnames; k++)
+					ok = in->iface_ok(in->ud, ad->ifnames[k]);
+			}
+			adv[j].node_selected = selected;
 			adv[j].interface_ok = ok;
 		}
 		sc->en[i] = (struct eligibility_node){
@@ -145,12 +159,15 @@ static void decide(const struct reconcile_input *in, struct scratch *sc,
 	if (out->owner && strcmp(out->owner, in->self) == 0) {
 		out->role = RECONCILE_OWNER;
 		out->probe = !(in->announced && in->announced(in->ud, a));
-		/* The interfaces named by the advertisements selecting this node;
-		 * if any selecting advertisement names none, the subnet's link. */
+		/* The interfaces named by the advertisements selecting this node
+		 * that it can announce through; if one of them names none, the
+		 * subnet's link. */
+		const struct eligibility_advert *self_adv = sc->en[self_i].adverts;
+
 		for (j = 0; j < n_sel; j++) {
 			const struct obj_l2adv *ad = sc->sel[j];
 
-			if (!obj_l2adv_selects_node(ad, in->nodes[self_i]))
+			if (!self_adv[j].node_selected || !self_adv[j].interface_ok)
 				continue;
 			if (!ad->n_ifnames) {
 				out->n_ifnames = 0;

@@ -6,7 +6,11 @@
  * For each address of a Service we handle (status.loadBalancer.ingress of
  * our LoadBalancer Services; spec.externalIPs only inside a pool with
  * allowExternalIPs, CVE-2020-8554):
- *   candidates = nodes for which eligibility_check() is OK
+ *   candidates = nodes for which eligibility_check() is OK (a node whose
+ *                selecting advertisements name no interfaces qualifies
+ *                only if in->can_announce() says it can announce the
+ *                address: this node from its own links, others from
+ *                their Leases)
  *   alive      = candidates that are this node or that in->alive() says live
  *   owner      = election_owner(address, alive)
  * No I/O, no clock: the caller's callbacks read its caches.
@@ -47,6 +51,12 @@ struct reconcile_input {
 	bool (*alive)(void *ud, const char *node);
 	/* Whether this node can announce on interface ifname (exists, usable). */
 	bool (*iface_ok)(void *ud, const char *ifname);
+	/* Whether node (this one or another) can announce a on the link whose
+	 * connected subnet holds it: asked for every node and address under an
+	 * advertisement naming no interfaces. It must answer alike on every
+	 * speaker (for this node, from what its Lease publishes; true when
+	 * nothing is known). NULL: every node can. */
+	bool (*can_announce)(void *ud, const char *node, const struct ip_addr *a);
 	/* Whether some speaker is known to announce a already (no probe then). */
 	bool (*announced)(void *ud, const struct ip_addr *a);
 	void *ud;

@@ -103,6 +103,17 @@ struct speaker {
 	uint64_t last_defend_us;
 	struct metric *m_stepdowns, *m_defences;
 	struct log_ratelimit rl_decode;
+	/* The connected prefixes of this node's usable links, sorted: what its
+	 * Lease publishes and what it may announce in (prefixes_over: more than
+	 * a Lease carries, so peers know nothing and take it as able). */
+	struct ip_prefix prefixes[OBJ_MAX_PREFIXES];
+	size_t n_prefixes;
+	bool prefixes_over, prefixes_known;
+	/* A link that matters came up since the last pass (see on_links). */
+	bool rejoining;
+	/* Speaker Leases sorted by holder, for can_announce during a pass. */
+	const struct obj_lease **lease_idx;
+	size_t n_lease_idx;
 	/* BGP mode: its informers, decision and BIRD actuator */
 	struct speaker_bgp *bgp;
 	/* the datapath (NULL with --datapath=off) */
@@ -223,16 +234,139 @@ static bool iface_ok(void *ud, const char *ifname)
 	return false;
 }
 
+static int prefix_cmp(const struct ip_prefix *x, const struct ip_prefix *y)
+{
+	int c = ip_cmp(&x->addr, &y->addr);
+
+	return c ? c : (int)x->len - (int)y->len;
+}
+
+/* Recomputes s->prefixes from the interface view: the connected prefixes
+ * of usable links (up with carrier; not loopback, NOARP or enslaved),
+ * without IPv6 link-local ones. Returns whether the set changed. */
+static bool prefixes_update(struct speaker *s)
+{
+	const struct iface_link *links;
+	const struct iface_prefix *pfx;
+	struct ip_prefix cur[OBJ_MAX_PREFIXES];
+	size_t n_links, n_pfx, n = 0;
+	bool over = false, changed;
+
+	if (!s->ifaces)
+		return false;
+	n_links = iface_monitor_links(s->ifaces, &links);
+	n_pfx = iface_monitor_prefixes(s->ifaces, &pfx);
+	for (size_t i = 0; i < n_pfx; i++) {
+		const struct ip_prefix *p = &pfx[i].prefix;
+		bool usable = false, dup = false;
+		size_t j;
+
+		if (p->addr.family == AF_INET6 && p->addr.bytes[0] == 0xfe &&
+		    (p->addr.bytes[1] & 0xc0) == 0x80 && p->len >= 10)
+			continue; /* fe80::/10: on every link, holds no Service address */
+		for (j = 0; j < n_links; j++)
+			if (links[j].ifindex == pfx[i].ifindex) {
+				usable = iface_usable(&links[j]) == IFACE_USABLE;
+				break;
+			}
+		if (!usable)
+			continue;
+		/* insertion into the sorted set, without duplicates */
+		for (j = 0; j < n && !dup; j++)
+			dup = prefix_cmp(&cur[j], p) == 0;
+		if (dup)
+			continue;
+		if (n == OBJ_MAX_PREFIXES) {
+			over = true;
+			continue;
+		}
+		j = n++;
+		while (j > 0 && prefix_cmp(&cur[j - 1], p) > 0) {
+			cur[j] = cur[j - 1];
+			j--;
+		}
+		cur[j] = *p;
+	}
+	changed = !s->prefixes_known || n != s->n_prefixes || over != s->prefixes_over;
+	for (size_t i = 0; !changed && i < n; i++)
+		changed = prefix_cmp(&cur[i], &s->prefixes[i]) != 0;
+	memcpy(s->prefixes, cur, n * sizeof(cur[0]));
+	s->n_prefixes = n;
+	s->prefixes_over = over;
+	s->prefixes_known = true;
+	return changed;
+}
+
+static int lease_holder_cmp(const void *x, const void *y)
+{
+	const struct obj_lease *a = *(const struct obj_lease *const *)x;
+	const struct obj_lease *b = *(const struct obj_lease *const *)y;
+	int c = strcmp(a->holder, b->holder);
+
+	return c ? c : strcmp(a->name, b->name);
+}
+
+/* s->lease_idx from the Leases collected for this pass. */
+static void lease_index(struct speaker *s)
+{
+	size_t n = s->n_arr[INF_LEASE];
+	const struct obj_lease **idx = realloc(s->lease_idx, (n ? n : 1) * sizeof(*idx));
+
+	if (!idx) {
+		s->n_lease_idx = 0; /* can_announce then knows nothing: able */
+		return;
+	}
+	memcpy(idx, s->arr[INF_LEASE], n * sizeof(*idx));
+	qsort(idx, n, sizeof(*idx), lease_holder_cmp);
+	s->lease_idx = idx;
+	s->n_lease_idx = n;
+}
+
+/* Whether node can announce a on the link whose subnet holds it: this node
+ * from its own usable links, another from the prefixes its Lease
+ * publishes (nothing published or readable: able). This node answers from
+ * the same set it publishes, so that every speaker decides alike. */
+static bool can_announce(void *ud, const char *node, const struct ip_addr *a)
+{
+	struct speaker *s = ud;
+	size_t lo = 0, hi = s->n_lease_idx;
+	const struct obj_lease *l = NULL;
+
+	if (strcmp(node, s->o.node_name) == 0) {
+		if (s->prefixes_over)
+			return true;
+		for (size_t i = 0; i < s->n_prefixes; i++)
+			if (prefix_contains(&s->prefixes[i], a))
+				return true;
+		return false;
+	}
+	/* The last of the holder's Leases (by name) if it has several. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(s->lease_idx[mid]->holder, node);
+
+		if (c <= 0) {
+			if (c == 0)
+				l = s->lease_idx[mid];
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	return obj_lease_can_announce(l, a);
+}
+
 /* Some speaker announced a already, as far as this node knows: it had an
  * owner in the previous pass (then the new owner takes over without
- * probing, which would only delay failover), or, on the first pass, other
- * speakers are alive (they may be announcing it). */
+ * probing, which would only delay failover), or, on the first pass and on
+ * the first after this node's link came back (its previous passes saw
+ * nobody), other speakers are alive (they may be announcing it). */
 static bool announced(void *ud, const struct ip_addr *a)
 {
 	struct speaker *s = ud;
 	const struct reconcile_addr *prev;
 
-	if (!s->first_done) {
+	if (!s->first_done || s->rejoining) {
 		for (size_t i = 0; i < s->n_arr[INF_LEASE]; i++) {
 			const struct obj_lease *l = s->arr[INF_LEASE][i];
 
@@ -357,6 +491,7 @@ static void leases_refresh(struct speaker *s)
 	informer_foreach(s->inf[INF_LEASE], collect, ud);
 }
 
+static void lease_send(struct speaker *s);
 static void datapath_apply_announced(struct speaker *s, const struct ip_addr *addrs, size_t n);
 static void announce_other_modes(struct speaker *s, const struct ip_addr *l2_owned, size_t n_l2);
 
@@ -368,6 +503,7 @@ static void do_reconcile(struct speaker *s)
 		.foreach_slice = foreach_slice,
 		.alive = peer_alive,
 		.iface_ok = iface_ok,
+		.can_announce = can_announce,
 		.announced = announced,
 		.ud = s,
 	};
@@ -390,11 +526,16 @@ static void do_reconcile(struct speaker *s)
 	in.n_pools = s->n_arr[INF_POOL];
 	in.adverts = (const struct obj_l2adv *const *)s->arr[INF_ADV];
 	in.n_adverts = s->n_arr[INF_ADV];
+	/* Normally current already (on_links); publish a change at once. */
+	if (prefixes_update(s) && s->hb)
+		lease_send(s);
+	lease_index(s);
 	r = reconcile_run(&in, &res);
 	if (r < 0) {
 		log_error("reconcile", "out of memory", LF_ERR(r));
 		return;
 	}
+	s->rejoining = false;
 	holds_expire(s, now);
 	claims = calloc(res.n_owned ? res.n_owned : 1, sizeof(*claims));
 	owned = calloc(res.n_owned ? res.n_owned : 1, sizeof(*owned));
@@ -935,7 +1076,7 @@ static json_t *lease_annotation(struct speaker *s)
 {
 	const struct iface_link *links;
 	size_t n = iface_monitor_links(s->ifaces, &links);
-	json_t *macs = json_array(), *ann; /* new */
+	json_t *macs = json_array(), *pfx = json_array(), *ann; /* new */
 	char *txt;
 
 	for (size_t i = 0; i < n && json_array_size(macs) < OBJ_MAX_MACS; i++) {
@@ -943,17 +1084,31 @@ static json_t *lease_annotation(struct speaker *s)
 
 		enum iface_unusable u = iface_usable(&links[i]);
 
-		/* Down links too: a MAC that left the Lease while its link was
-		 * down would make peers take this node's announcements for a
-		 * foreign host's when the link comes back. */
-		if (u != IFACE_USABLE && u != IFACE_DOWN)
+		/* Down links too (or without carrier): a MAC that left the
+		 * Lease while its link was down would make peers take this
+		 * node's announcements for a foreign host's when the link comes
+		 * back. */
+		if (u != IFACE_USABLE && u != IFACE_DOWN && u != IFACE_NO_CARRIER)
 			continue;
 		snprintf(m, sizeof(m), "%02x:%02x:%02x:%02x:%02x:%02x", links[i].mac[0],
 			 links[i].mac[1], links[i].mac[2], links[i].mac[3], links[i].mac[4],
 			 links[i].mac[5]);
 		json_array_append_new(macs, json_string(m));
 	}
-	ann = json_pack("{s:s, s:o}", "heartbeat", s->hb_addr_str, "macs", macs); /* steals macs */
+	prefixes_update(s);
+	for (size_t i = 0; i < s->n_prefixes && pfx; i++) {
+		char p[IP_RANGE_STRLEN];
+
+		prefix_format(&s->prefixes[i], p, sizeof(p));
+		json_array_append_new(pfx, json_string(p));
+	}
+	/* Past OBJ_MAX_PREFIXES readers would drop the list: publish none, so
+	 * that peers know nothing (able), as this node assumes of itself. */
+	ann = s->prefixes_over ? json_pack("{s:s, s:o}", "heartbeat", s->hb_addr_str, "macs", macs)
+			       : json_pack("{s:s, s:o, s:o}", "heartbeat", s->hb_addr_str, "macs",
+					   macs, "prefixes", pfx); /* steal macs and pfx */
+	if (s->prefixes_over)
+		json_decref(pfx);
 	txt = ann ? json_dumps(ann, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(ann);
 	ann = txt ? json_string(txt) : NULL;
@@ -1132,12 +1287,91 @@ static void on_conflict(void *ud, const struct ip_addr *a, const uint8_t mac[6])
 	}
 }
 
+static bool ip_from_sockaddr(const struct sockaddr_storage *ss, struct ip_addr *ret)
+{
+	if (ss->ss_family == AF_INET)
+		return ip_from_bytes(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, 4,
+				     ret) == 0;
+	if (ss->ss_family == AF_INET6)
+		return ip_from_bytes(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16,
+				     ret) == 0;
+	return false;
+}
+
+/* Whether one of the links that came up carries heartbeats or
+ * announcements: a subnet of it holds this node's or a peer's heartbeat
+ * address or an address of the last pass, or an L2Advertisement names it.
+ * (Links of no interest, such as a new pod's veth, change nothing.) */
+static bool links_matter(struct speaker *s, const int *came_up, size_t n)
+{
+	const struct iface_prefix *pfx;
+	size_t n_pfx = iface_monitor_prefixes(s->ifaces, &pfx);
+
+	for (size_t i = 0; i < n; i++) {
+		const struct iface_link *l = iface_monitor_link(s->ifaces, came_up[i]);
+
+		if (!l)
+			continue;
+		for (size_t k = 0; k < s->n_arr[INF_ADV]; k++) {
+			const struct obj_l2adv *ad = s->arr[INF_ADV][k];
+
+			for (size_t j = 0; j < ad->n_ifnames; j++)
+				if (strcmp(ad->ifnames[j], l->name) == 0)
+					return true;
+		}
+		for (size_t p = 0; p < n_pfx; p++) {
+			struct ip_addr hb;
+
+			if (pfx[p].ifindex != l->ifindex)
+				continue;
+			if (ip_from_sockaddr(&s->hb_addr, &hb) &&
+			    prefix_contains(&pfx[p].prefix, &hb))
+				return true;
+			for (size_t k = 0; k < s->n_arr[INF_LEASE]; k++) {
+				const struct obj_lease *le = s->arr[INF_LEASE][k];
+
+				if (le->has_hb && ip_from_sockaddr(&le->hb, &hb) &&
+				    prefix_contains(&pfx[p].prefix, &hb))
+					return true;
+			}
+			for (size_t k = 0; k < s->last.n; k++)
+				if (prefix_contains(&pfx[p].prefix, &s->last.addrs[k].addr))
+					return true;
+		}
+	}
+	return false;
+}
+
+/* Any change of links or addresses. A change of the usable prefixes goes
+ * to this node's Lease at once (peers re-elect on its watch event). A link
+ * that comes up ends this node's isolation: what it concluded of its peers
+ * meanwhile (dead, having heard nothing) is stale, so their liveness is
+ * forgotten and their Leases decide until their next heartbeats; that keeps
+ * a returning node from claiming, and announcing, addresses its peers
+ * hold. */
 static void on_links(void *ud, const int *came_up, size_t n)
 {
 	struct speaker *s = ud;
 
+	if (!s->ifaces)
+		return; /* the first dump, inside iface_monitor_new */
 	if (s->l2)
 		l2_links_changed(s->l2, came_up, n);
+	if (prefixes_update(s) && s->synced && s->hb) {
+		log_info("lease", "usable prefixes changed: updating this speaker's Lease",
+			 LF_UINT("prefixes", s->n_prefixes));
+		lease_send(s);
+	}
+	if (n && s->hb && s->synced && collect_all(s) == 0 && links_matter(s, came_up, n)) {
+		size_t k = heartbeat_forget_liveness(s->hb);
+
+		s->rejoining = true;
+
+		if (k)
+			log_info("heartbeat",
+				 "a link came up: peers' liveness forgotten until they are heard",
+				 LF_UINT("peers", k));
+	}
 	schedule(s);
 }
 
@@ -1164,9 +1398,17 @@ static void inf_delete(struct informer *inf, const char *key, void *o, void *ud)
 
 static void lease_changed(struct informer *inf, const char *key, void *item, void *ud)
 {
+	struct speaker *s = ud;
+	const struct obj_lease *l = item;
+	unsigned sup = 0;
+
 	(void)inf;
-	(void)key;
-	(void)item;
+	if (l && l->prefixes_why && log_ratelimit_ok(&s->rl_decode, loop_now_us(), &sup))
+		log_warn("informer",
+			 "speaker Lease: prefixes ignored, the node counts as able to announce "
+			 "everywhere",
+			 LF_STR("key", key), LF_STR("why", l->prefixes_why),
+			 LF_UINT("suppressed", sup));
 	update_peers(ud);
 	schedule(ud);
 }
@@ -1179,7 +1421,8 @@ static void lease_updated(struct informer *inf, const char *key, void *o, void *
 
 static void lease_deleted(struct informer *inf, const char *key, void *o, void *ud)
 {
-	lease_changed(inf, key, o, ud);
+	(void)o;
+	lease_changed(inf, key, NULL, ud);
 }
 
 static void inf_synced(struct informer *inf, void *ud)
@@ -1523,6 +1766,7 @@ void speaker_free(struct speaker *s)
 	iface_monitor_free(s->ifaces);
 	info_free(s->info, s->last.n);
 	reconcile_result_clear(&s->last);
+	free(s->lease_idx);
 	heartbeat_key_clear(&s->key);
 	free(s);
 }

@@ -309,16 +309,28 @@ static int collect_all(struct speaker_bgp *b)
 	return 0;
 }
 
+/* Whether name is "ns/name" of svc. */
+static bool same_service(const char *name, const struct obj_service *svc)
+{
+	size_t n = strlen(svc->ns);
+
+	return name && strncmp(name, svc->ns, n) == 0 && name[n] == '/' &&
+	       strcmp(name + n + 1, svc->name) == 0;
+}
+
 static int remember(struct speaker_bgp *b, const struct bgp_policy_result *res,
 		    const struct bgp_node_config *nc, const struct bgp_policy_input *in)
 {
 	struct addr_info *addrs = calloc(res->n_addrs ? res->n_addrs : 1, sizeof(*addrs));
 	char **names = calloc(in->n_adverts ? in->n_adverts : 1, sizeof(*names));
 	struct peer_info *peers = calloc(nc->n_all ? nc->n_all : 1, sizeof(*peers));
-	size_t i;
+	size_t *from = calloc(res->n_addrs ? res->n_addrs : 1, sizeof(*from));
+	size_t i, j;
 
-	if (!addrs || !names || !peers)
+	if (!addrs || !names || !peers || !from)
 		goto nomem;
+	for (i = 0; i < res->n_addrs; i++)
+		from[i] = SIZE_MAX;
 	for (i = 0; i < in->n_adverts; i++)
 		if (!(names[i] = strdup(in->adverts[i]->name)))
 			goto nomem;
@@ -330,23 +342,41 @@ static int remember(struct speaker_bgp *b, const struct bgp_policy_result *res,
 		peers[i].state = bgp_peer_state_id(nc->all[i].state);
 		peers[i].state_text = bgp_peer_state_str(nc->all[i].state);
 	}
-	for (i = 0; i < res->n_addrs; i++) {
+	/* The Service names of the last pass are kept where address and
+	 * Service are the same (both lists are sorted by address): no copy
+	 * of every name on every pass. from[i]: the entry of the last pass
+	 * whose name addrs[i] takes, or SIZE_MAX. */
+	for (i = 0, j = 0; i < res->n_addrs; i++) {
 		const struct bgp_policy_addr *pa = &res->addrs[i];
-		char key[512];
+		int c = -1;
 
-		snprintf(key, sizeof(key), "%s/%s", pa->svc->ns, pa->svc->name);
+		while (j < b->n_addrs &&
+		       (c = bgp_policy_addr_cmp(&b->addrs[j].addr, &pa->addr)) < 0)
+			j++;
+		from[i] = j < b->n_addrs && c == 0 && same_service(b->addrs[j].service, pa->svc)
+				  ? j
+				  : SIZE_MAX;
 		addrs[i] = (struct addr_info){
 			.addr = pa->addr,
-			.service = strdup(key),
+			.service = from[i] != SIZE_MAX ? b->addrs[j].service : NULL,
 			.why = pa->why,
 			.why_id = pa->why_id,
 			.advertised = pa->state == BGP_ADDR_ADVERTISED,
 			.first_policy = pa->n_policies ? res->policy_idx[pa->first_policy] : 0,
 			.n_policies = (uint32_t)pa->n_policies
 		};
-		if (!addrs[i].service)
-			goto nomem;
+		if (from[i] == SIZE_MAX) {
+			char key[512];
+
+			snprintf(key, sizeof(key), "%s/%s", pa->svc->ns, pa->svc->name);
+			if (!(addrs[i].service = strdup(key)))
+				goto nomem;
+		}
 	}
+	for (i = 0; i < res->n_addrs; i++)
+		if (from[i] != SIZE_MAX)
+			b->addrs[from[i]].service = NULL; /* now addrs[i]'s */
+	free(from);
 	last_clear(b);
 	b->addrs = addrs;
 	b->n_addrs = res->n_addrs;
@@ -357,8 +387,10 @@ static int remember(struct speaker_bgp *b, const struct bgp_policy_result *res,
 	b->n_used_peers = nc->n_peers;
 	return 0;
 nomem:
-	for (i = 0; addrs && i < res->n_addrs; i++)
-		free(addrs[i].service);
+	for (i = 0; addrs && from && i < res->n_addrs; i++)
+		if (from[i] == SIZE_MAX)
+			free(addrs[i].service);
+	free(from);
 	for (i = 0; names && i < in->n_adverts; i++)
 		free(names[i]);
 	for (i = 0; peers && i < nc->n_all; i++)

@@ -15,7 +15,7 @@ BIRD's and FRR's.
 usage: bgp_scale.py KUBECONFIG NS NODE NODE_ADDR N S PEER TIMEOUT_S METRICS_URL VTYSH...
 """
 import urllib.request
-import base64, http.client, json, ssl, subprocess, sys, tempfile, threading, time, urllib.parse
+import base64, datetime, http.client, json, os, ssl, subprocess, sys, tempfile, threading, time, urllib.parse
 
 
 def load_kc(path):
@@ -113,6 +113,10 @@ def main():
         d = frr("show bgp ipv6 unicast summary json")
         return d.get("peers", {}).get(peer, {}).get("pfxRcd", 0)
 
+    def pct(lst, p):
+        lst = sorted(lst)
+        return lst[min(len(lst) - 1, int(p * len(lst)))] if lst else None
+
     res = {"n": n}
     t0 = time.monotonic()
     parallel(create, list(range(n + spare)))
@@ -147,35 +151,83 @@ def main():
     res["frr_received"] = got
 
     c = conn()
-    adds, dels = [], []
+    adds, dels, polls = [], [], []
+    hook = os.environ.get("BGP_SCALE_HOOK")
 
-    def wait_prefix(p, present, limit=10.0):
-        t = time.monotonic()
+    # vtysh starts a process and connects to bgpd for every query: polled
+    # back to back, FRR's state is sampled about once per vtysh run. The
+    # change reached FRR between the end of the last query that did not
+    # see it and the end of the first that did: the midpoint is taken,
+    # and the mean query time (the error bound) is reported.
+    def wait_prefix(p, present, t, limit=10.0):
+        last = t
         while time.monotonic() - t < limit:
+            q = time.monotonic()
             d = frr("show bgp ipv6 unicast %s/128 json" % p)
+            e = time.monotonic()
+            polls.append(e - q)
             if bool(d.get("paths")) == present:
-                return True
-            time.sleep(0.01)
-        return False
+                return (last + e) / 2 - t
+            last = e
+        return None
 
+    # FRR's own receive times: bgpd logs every received update with a
+    # microsecond timestamp (its log goes to FRR_LOG, a file).
+    frr_log = os.environ.get("BGP_SCALE_FRR_LOG")
+    stamped = {True: [], False: []}
+    if frr_log:
+        subprocess.run(vtysh + ["-c", "configure terminal", "-c", "log timestamp precision 6",
+                                "-c", "log stdout debugging", "-c", "end",
+                                "-c", "debug bgp updates in"], capture_output=True)
+        log_off = os.path.getsize(frr_log)
+
+    def log_stamp(p, present, wall):
+        nonlocal log_off
+        want = ("rcvd %s/128" % p) if present else ("rcvd UPDATE about %s/128" % p)
+        for _ in range(20):
+            with open(frr_log, "rb") as f:
+                f.seek(log_off)
+                text = f.read().decode(errors="replace")
+            for line in text.splitlines():
+                if want in line and (present == ("withdrawn" not in line)):
+                    try:
+                        ts = datetime.datetime.strptime(" ".join(line.split()[:2]),
+                                                        "%Y/%m/%d %H:%M:%S.%f")
+                    except ValueError:
+                        continue
+                    log_off += len(text.encode(errors="replace"))
+                    return time.mktime(ts.timetuple()) + ts.microsecond / 1e6 - wall
+            time.sleep(0.01)
+        return None
+
+    if hook:
+        subprocess.run(hook + " changes-start", shell=True)
     for j in range(spare):
         i = n + j
-        t = time.monotonic()
-        set_status(c, i, True)
-        if wait_prefix(ip(i), True):
-            adds.append(time.monotonic() - t)
-        t = time.monotonic()
-        set_status(c, i, False)
-        if wait_prefix(ip(i), False):
-            dels.append(time.monotonic() - t)
-
-    def pct(lst, p):
-        lst = sorted(lst)
-        return lst[min(len(lst) - 1, int(p * len(lst)))] if lst else None
+        for on, lst in ((True, adds), (False, dels)):
+            wall = time.time()
+            t = time.monotonic()
+            set_status(c, i, on)
+            v = wait_prefix(ip(i), on, t)
+            if v is not None:
+                lst.append(v)
+                if frr_log:
+                    stamped[on].append(log_stamp(ip(i), on, wall))
+    if hook:
+        subprocess.run(hook + " changes-end", shell=True)
+    if frr_log:
+        subprocess.run(vtysh + ["-c", "no debug bgp updates in"], capture_output=True)
+    # FRR's timestamps replace the polled figures when every change has one.
+    res["source"] = "vtysh polling"
+    if adds and dels and all(v is not None for v in stamped[True] + stamped[False]):
+        res["poll_add_p50_s"], res["poll_del_p50_s"] = pct(adds, 0.5), pct(dels, 0.5)
+        adds, dels = stamped[True], stamped[False]
+        res["source"] = "FRR's log timestamps"
 
     res.update({"adds": len(adds), "dels": len(dels), "add_p50_s": pct(adds, 0.5),
                 "add_p99_s": pct(adds, 0.99), "del_p50_s": pct(dels, 0.5),
-                "del_p99_s": pct(dels, 0.99), "errors": errors[0]})
+                "del_p99_s": pct(dels, 0.99), "errors": errors[0],
+                "poll_ms": 1000 * sum(polls) / len(polls) if polls else None})
     print(json.dumps(res))
 
 

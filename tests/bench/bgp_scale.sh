@@ -6,14 +6,23 @@
 # directly (as the controller would, 16 clients) and the bench times until
 # FRR has received all N prefixes; then S (default 25) spare Services get
 # an address and lose it again, one change at a time, each timed until FRR
-# has the prefix / has lost it (p50/p99 of the adds and of the removals;
-# FRR is polled through vtysh, whose own cost is in the figures).
+# has the prefix / has lost it (p50/p99 of the adds and of the removals,
+# from the status PATCH until bgpd's log stamps the received update:
+# FRR's own time, with `debug bgp updates in` for the single changes.
+# FRR is polled through vtysh back to back to know when to go on; the
+# polled figures, each change midway between the last query that did not
+# see it and the first that did, are printed too and replace the logged
+# ones should a log line be missing).
 # Also prints BIRD reconfigurations (ironlb_speaker_bird_reconfigurations_total)
 # during the bulk and the single changes (both should be 0: addresses
 # never touch BIRD's configuration), the speaker's and BIRD's RSS and CPU
 # time. Prints figures; never judges them.
 #
 #   IRONLB_BUILD=/work/main/build tests/bench/bgp_scale.sh [N [S]]
+#
+# BGP_SCALE_HOOK=CMD runs "CMD changes-start" before the single changes
+# and "CMD changes-end" after them (e.g. callgrind_control -i on/off, to
+# profile the speaker during the changes only).
 #
 # BGP_SCALE_TRACE=1 prints, every second on stderr, the routes of protocol
 # 74 in the node's kernel table, in BIRD's table learned from it and in
@@ -106,7 +115,7 @@ print(json.load(sys.stdin).get("peers", {}).get("192.0.2.11", {}).get("pfxRcd"))
 r0=$(reconf)
 spk_cpu0=$(cpu_s "$spk") bird_cpu0=$(cpu_s "$bird")
 ps=$(frr_pathspace frr)
-out=$(lab_exec api "$BGP_PY" tests/bench/bgp_scale.py "$LAB_KUBECONFIG" default node1 $N1 "$N" "$S" \
+out=$(BGP_SCALE_FRR_LOG="$LAB_DIR/frr-frr-bgpd.log" lab_exec api "$BGP_PY" tests/bench/bgp_scale.py "$LAB_KUBECONFIG" default node1 $N1 "$N" "$S" \
 	$N1 120 "http://$(lab_node_mgmt_addr node1):7481/metrics" ip netns exec "$(lab_ns frr)" vtysh -N "$ps" --config_dir "$(bgp_dir frr)")
 r1=$(reconf)
 spk_cpu=$(cpu_s "$spk") bird_cpu=$(cpu_s "$bird")
@@ -125,6 +134,9 @@ print("%-8s %10s %10s %12s %12s %8s %12s %12s %12s %12s" % (d.get("n"), f(d.get(
       f(d.get("del_p99_s"), 1000)))
 print("# status_s: writing N statuses; in_tables_s / frr_all_s: from the first status write until the\n# speaker's kernel tables / FRR hold all N. FRR received %s of %s prefixes; API errors: %s" % (d.get("frr_received"), d.get("n"),
       d.get("errors")))
+print("# add/del latencies from %s (vtysh query: mean %s ms; polled p50 add %s ms, del %s ms)"
+      % (d.get("source"), f(d.get("poll_ms")), f(d.get("poll_add_p50_s", d.get("add_p50_s")), 1000),
+         f(d.get("poll_del_p50_s", d.get("del_p50_s")), 1000)))
 print("# BIRD reconfigurations during the addresses' changes: ok %d, failed %d (target 0)"
       % (r1[0] - r0[0], r1[1] - r0[1]))
 PY

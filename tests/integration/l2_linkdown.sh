@@ -10,12 +10,14 @@
 #   B. on the switch side: the node's cable pulled (its bridge port set
 #      down; the node's eth0 stays up but loses its carrier).
 #
-# Each time: the old owner's speaker announces the address on no interface;
+# Each time: the old owner's speaker, with no usable link for the address,
+# releases its claim (it is ineligible: no_interface);
 # the client (its neighbour entry never flushed) reaches the backup the
 # election names next over TCP; ARP requests from the client
 # are answered by the new owner's MAC only; the new owner sent gratuitous
 # ARPs. When the link comes back the node owns the address again (it wins
-# the election), re-announces it (the link-up re-announcement), the client
+# the election) and claims it again without probing (it was announced),
+# announcing it with gratuitous ARPs, the client
 # reaches it, and the backup stops answering ARP for it.
 #
 # Run as root from the repository root with IRONLB_BUILD set (arpflood from

@@ -491,6 +491,196 @@ static void test_bpf_agrees_with_parser_on_hostile_frames(void **state)
 	assert_true(accepted > 0);
 }
 
+/* ---- the filter for the claimed addresses ---- */
+
+static uint64_t lcg(uint64_t *seed)
+{
+	*seed = *seed * 6364136223846793005ULL + 1442695040888963407ULL;
+	return *seed >> 33;
+}
+
+static struct ip_addr v4_of(uint32_t v)
+{
+	struct ip_addr a = { .family = AF_INET };
+
+	a.bytes[0] = (uint8_t)(v >> 24);
+	a.bytes[1] = (uint8_t)(v >> 16);
+	a.bytes[2] = (uint8_t)(v >> 8);
+	a.bytes[3] = (uint8_t)v;
+	return a;
+}
+
+static uint32_t u32_of(const struct ip_addr *a)
+{
+	return (uint32_t)a->bytes[0] << 24 | (uint32_t)a->bytes[1] << 16 |
+	       (uint32_t)a->bytes[2] << 8 | a->bytes[3];
+}
+
+/* n distinct ascending addresses in 192.0.2.0/24 .. 203.0.113.0/24, some
+ * adjacent, some far apart. */
+static size_t make_set(struct ip_addr *ret, size_t n, uint64_t seed)
+{
+	uint32_t v = 0xc0000200; /* 192.0.2.0 */
+
+	for (size_t i = 0; i < n; i++) {
+		v += 1 + (uint32_t)(lcg(&seed) % 3 == 0 ? lcg(&seed) % 5000 : 0);
+		ret[i] = v4_of(v);
+	}
+	return n;
+}
+
+static bool in_set(const struct ip_addr *set, size_t n, uint32_t v)
+{
+	for (size_t i = 0; i < n; i++)
+		if (u32_of(&set[i]) == v)
+			return true;
+	return false;
+}
+
+/* A frame like REQUEST with the given sender and target IPs and opcode. */
+static void make_arp(uint8_t fr[ARP_FRAME_LEN], uint16_t op, uint32_t spa, uint32_t tpa)
+{
+	struct ip_addr s = v4_of(spa), t = v4_of(tpa);
+
+	memcpy(fr, REQUEST, ARP_FRAME_LEN);
+	fr[21] = (uint8_t)op;
+	memcpy(fr + 28, s.bytes, 4);
+	memcpy(fr + 38, t.bytes, 4);
+}
+
+static void test_claims_filter_is_valid_and_small(void **state)
+{
+	static struct sock_filter prog[ARP_BPF_MAX_INSNS];
+	static struct ip_addr set[1300];
+	static const size_t sizes[] = { 0, 1, 2, 7, 8, 9, 16, 17, 100, 1000, 1300 };
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		size_t n = make_set(set, sizes[k], k);
+		int len = arp_bpf_filter_claims(set, n, prog, ARP_BPF_MAX_INSNS);
+
+		if (len <= 0)
+			fail_msg("%zu addresses: %d", n, len);
+		assert_true(bpf_validate((const struct bpf_insn *)prog, len));
+		assert_true((size_t)len <= 3 * n + 20);
+	}
+}
+
+static void test_claims_filter_passes_exactly_frames_about_claims(void **state)
+{
+	static struct sock_filter prog[ARP_BPF_MAX_INSNS];
+	static struct ip_addr set[1000];
+	static const size_t sizes[] = { 0, 1, 3, 8, 9, 25, 1000 };
+	uint64_t seed = 7;
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		size_t n = make_set(set, sizes[k], 100 + k);
+		int len = arp_bpf_filter_claims(set, n, prog, ARP_BPF_MAX_INSNS);
+		uint8_t fr[ARP_FRAME_LEN];
+
+		assert_true(len > 0);
+		/* Every claim, as the target of a request or probe, and as the
+		 * sender of an announcement, a reply or a request for another
+		 * address: what the speaker answers or counts as a claim. */
+		for (size_t i = 0; i < n; i++) {
+			uint32_t a = u32_of(&set[i]), other = 0xcb007101; /* 203.0.113.1 */
+
+			make_arp(fr, ARP_OP_REQUEST, other, a);
+			assert_int_equal(run_bpf(prog, fr, sizeof(fr)), ARP_BPF_ACCEPT);
+			make_arp(fr, ARP_OP_REQUEST, 0, a);
+			assert_int_equal(run_bpf(prog, fr, sizeof(fr)), ARP_BPF_ACCEPT);
+			make_arp(fr, ARP_OP_REQUEST, a, a);
+			assert_int_equal(run_bpf(prog, fr, sizeof(fr)), ARP_BPF_ACCEPT);
+			make_arp(fr, ARP_OP_REPLY, a, other);
+			assert_int_equal(run_bpf(prog, fr, sizeof(fr)), ARP_BPF_ACCEPT);
+			make_arp(fr, ARP_OP_REQUEST, a, other);
+			assert_int_equal(run_bpf(prog, fr, sizeof(fr)), ARP_BPF_ACCEPT);
+			/* A header the generic filter drops stays dropped. */
+			make_arp(fr, ARP_OP_REQUEST, other, a);
+			fr[18] = 8;
+			assert_int_equal(run_bpf(prog, fr, sizeof(fr)), 0);
+		}
+		/* Neighbours of every claim and random addresses: passed
+		 * exactly when one of the two IPs is claimed. */
+		for (int i = 0; i < 4000; i++) {
+			uint32_t spa, tpa;
+
+			if (n && i % 2 == 0) {
+				uint32_t a = u32_of(&set[lcg(&seed) % n]);
+
+				spa = lcg(&seed) % 2 ? a + 1 : a - 1;
+				tpa = lcg(&seed) % 4 ? a + (uint32_t)(lcg(&seed) % 3) - 1 : a + 7;
+			} else {
+				spa = (uint32_t)(lcg(&seed) << 1 ^ lcg(&seed));
+				tpa = 0xc0000200 + (uint32_t)(lcg(&seed) % 20000);
+			}
+			make_arp(fr, lcg(&seed) % 2 ? ARP_OP_REQUEST : ARP_OP_REPLY, spa, tpa);
+			if ((run_bpf(prog, fr, sizeof(fr)) != 0) !=
+			    (in_set(set, n, spa) || in_set(set, n, tpa)))
+				fail_msg("%zu claims: sender %08x target %08x", n, spa, tpa);
+		}
+	}
+}
+
+static void test_claims_filter_agrees_with_parser_on_hostile_frames(void **state)
+{
+	static struct sock_filter prog[ARP_BPF_MAX_INSNS];
+	struct ip_addr set[1] = { ip("192.0.2.10") };
+	uint64_t seed = 43;
+	size_t accepted = 0;
+	int len = arp_bpf_filter_claims(set, 1, prog, ARP_BPF_MAX_INSNS);
+
+	(void)state;
+	assert_true(len > 0);
+	for (int i = 0; i < 20000; i++) {
+		uint8_t fr[64];
+		size_t flen;
+		struct arp_packet p;
+		int parsed;
+		bool about_claim;
+
+		memcpy(fr, GARP, sizeof(GARP));
+		memset(fr + ARP_FRAME_LEN, 0, sizeof(fr) - ARP_FRAME_LEN);
+		/* The header area and both IP addresses. */
+		for (int k = 0; k < 1 + i % 3; k++) {
+			uint64_t r = lcg(&seed);
+			static const uint8_t spots[] = { 12, 13, 14, 15, 16, 17, 18,
+							 19, 20, 21, 28, 31, 38, 41 };
+
+			fr[spots[r % sizeof(spots)]] = (uint8_t)(r % 4 == 0 ? 0 : r >> 8);
+		}
+		flen = lcg(&seed) % 8 == 0 ? lcg(&seed) % 64 : ARP_FRAME_LEN;
+		parsed = arp_parse(fr, flen, &p, NULL);
+		about_claim =
+			parsed == 0 && (ip_equal(&p.spa, &set[0]) || ip_equal(&p.tpa, &set[0]));
+		if ((run_bpf(prog, fr, flen) != 0) != about_claim)
+			fail_msg("mutation %d: parser %d, about the claim %d", i, parsed,
+				 about_claim);
+		accepted += about_claim;
+	}
+	assert_true(accepted > 0);
+}
+
+static void test_claims_filter_rejects_bad_sets(void **state)
+{
+	static struct sock_filter prog[ARP_BPF_MAX_INSNS];
+	static struct ip_addr big[1400];
+	struct ip_addr unsorted[2] = { ip("192.0.2.2"), ip("192.0.2.1") };
+	struct ip_addr twice[2] = { ip("192.0.2.1"), ip("192.0.2.1") };
+	struct ip_addr six[1] = { ip("2001:db8::1") };
+
+	(void)state;
+	assert_int_equal(arp_bpf_filter_claims(unsorted, 2, prog, ARP_BPF_MAX_INSNS), -EINVAL);
+	assert_int_equal(arp_bpf_filter_claims(twice, 2, prog, ARP_BPF_MAX_INSNS), -EINVAL);
+	assert_int_equal(arp_bpf_filter_claims(six, 1, prog, ARP_BPF_MAX_INSNS), -EINVAL);
+	/* Too many for the kernel's limit, or for the room given. */
+	make_set(big, 1400, 1);
+	assert_int_equal(arp_bpf_filter_claims(big, 1400, prog, ARP_BPF_MAX_INSNS), -ENOSPC);
+	assert_int_equal(arp_bpf_filter_claims(big, 100, prog, 50), -ENOSPC);
+	assert_true(arp_bpf_filter_claims(big, 100, prog, 400) > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest arp_tests[] = {
@@ -515,6 +705,10 @@ int main(void)
 		cmocka_unit_test(test_bpf_programs_are_valid),
 		cmocka_unit_test(test_bpf_accepts_arp_and_rejects_the_rest),
 		cmocka_unit_test(test_bpf_agrees_with_parser_on_hostile_frames),
+		cmocka_unit_test(test_claims_filter_is_valid_and_small),
+		cmocka_unit_test(test_claims_filter_passes_exactly_frames_about_claims),
+		cmocka_unit_test(test_claims_filter_agrees_with_parser_on_hostile_frames),
+		cmocka_unit_test(test_claims_filter_rejects_bad_sets),
 	};
 
 	return cmocka_run_group_tests(arp_tests, NULL, NULL);

@@ -151,6 +151,59 @@ static void test_a_leaving_peer_is_dead_at_once(void **state)
 	loop_free(l);
 }
 
+/* After this node's own link was down: forgetting makes every peer UNKNOWN
+ * (no callback); a peer that still sends is ALIVE again at its next
+ * heartbeat, a silent one stays UNKNOWN rather than being declared dead
+ * again (its Lease decides). */
+static void test_forget_liveness_makes_peers_unknown_until_heard(void **state)
+{
+	struct loop *l = loop_new();
+	struct heartbeat_key k = key_of("0123456789abcdef0123");
+	struct events ea = { 0 }, eb = { 0 }, ec = { 0 };
+	struct heartbeat *a = start(l, "node-a", &k, &ea), *b = start(l, "node-b", &k, &eb),
+			 *c = start(l, "node-c", &k, &ec);
+	struct heartbeat_peer_addr pa[] = { peer("node-b", heartbeat_port(b)),
+					    peer("node-c", heartbeat_port(c)) };
+	struct heartbeat_peer_addr pb[] = { peer("node-a", heartbeat_port(a)) };
+	uint64_t end;
+
+	(void)state;
+	assert_int_equal(heartbeat_set_peers(a, pa, 2), 0);
+	assert_int_equal(heartbeat_set_peers(b, pb, 1), 0);
+	assert_int_equal(heartbeat_set_peers(c, pb, 1), 0);
+	pump_until(l, &ea.alive, 2, 2000);
+	assert_int_equal(ea.alive, 2);
+	heartbeat_free(c, false); /* silent from now on */
+	pump_until(l, &ea.dead, 1, 2000);
+	assert_int_equal(ea.dead, 1);
+	assert_int_equal(heartbeat_liveness(a, "node-c"), HEARTBEAT_PEER_DEAD);
+
+	assert_int_equal(heartbeat_forget_liveness(a), 2);
+	assert_int_equal(heartbeat_liveness(a, "node-b"), HEARTBEAT_PEER_UNKNOWN);
+	assert_int_equal(heartbeat_liveness(a, "node-c"), HEARTBEAT_PEER_UNKNOWN);
+	assert_int_equal(ea.alive, 2); /* no callback for the reset */
+	assert_int_equal(ea.dead, 1);
+	assert_int_equal(heartbeat_forget_liveness(a), 0);
+
+	pump_until(l, &ea.alive, 3, 2000);
+	assert_int_equal(ea.alive, 3);
+	assert_string_equal(ea.last, "node-b");
+	assert_int_equal(heartbeat_liveness(a, "node-b"), HEARTBEAT_PEER_ALIVE);
+	/* Well past misses x interval: the silent peer is not declared dead
+	 * again (it was never heard since the reset). */
+	end = loop_now_us() + 6 * INTERVAL_US;
+	while (loop_now_us() < end)
+		loop_run_once(l, 5);
+	assert_int_equal(heartbeat_liveness(a, "node-c"), HEARTBEAT_PEER_UNKNOWN);
+	assert_int_equal(heartbeat_liveness(a, "node-b"), HEARTBEAT_PEER_ALIVE);
+	assert_int_equal(ea.dead, 1);
+	/* The replay guard survived: nothing b sent was rejected as a replay. */
+	assert_int_equal(heartbeat_stats(a)->rejected.n[HEARTBEAT_REPLAY], 0);
+	heartbeat_free(a, false);
+	heartbeat_free(b, false);
+	loop_free(l);
+}
+
 static void test_wrong_key_is_rejected_and_counted(void **state)
 {
 	struct loop *l = loop_new();
@@ -269,6 +322,7 @@ int main(void)
 		cmocka_unit_test(test_two_speakers_see_each_other_alive),
 		cmocka_unit_test(test_a_silent_peer_is_dead_after_misses),
 		cmocka_unit_test(test_a_leaving_peer_is_dead_at_once),
+		cmocka_unit_test(test_forget_liveness_makes_peers_unknown_until_heard),
 		cmocka_unit_test(test_wrong_key_is_rejected_and_counted),
 		cmocka_unit_test(test_replayed_datagram_is_rejected),
 		cmocka_unit_test(test_unknown_sender_is_counted_not_tracked),

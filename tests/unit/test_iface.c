@@ -97,7 +97,8 @@ static void test_choose_never_uses_down_noarp_or_enslaved_links(void **state)
 	links[0].flags |= IFF_UP;
 	links[0].oper_up = false; /* admin up, no carrier */
 	assert_int_equal(iface_choose(links, 3, p, 3, &a, NULL, 0, out, &why), 0);
-	assert_int_equal(iface_usable(&links[0]), IFACE_DOWN);
+	assert_int_equal(iface_usable(&links[0]), IFACE_NO_CARRIER);
+	assert_string_equal(iface_unusable_str(IFACE_NO_CARRIER), "link has no carrier");
 	assert_int_equal(iface_usable(&links[1]), IFACE_NOARP);
 	assert_int_equal(iface_usable(&links[2]), IFACE_ENSLAVED);
 }
@@ -140,6 +141,31 @@ static void test_choose_without_subnet_says_why(void **state)
 	(void)state;
 	assert_int_equal(iface_choose(links, 1, p, 1, &a, NULL, 0, out, &why), 0);
 	assert_string_equal(why, "no interface has a connected subnet holding the address");
+}
+
+/* The address bound /32 on lo (as for a local listener) and the data link
+ * down: the reason names the data link, not lo, in whichever order the
+ * kernel lists them; lo alone still says loopback. */
+static void test_choose_reason_prefers_down_link_over_loopback(void **state)
+{
+	struct iface_link links[] = { link_(1, "lo", UP_FLAGS | IFF_LOOPBACK, 0),
+				      link_(2, "eth0", IFF_BROADCAST, 0) };
+	struct iface_prefix p[] = { pfx(1, "192.0.2.200/32"), pfx(2, "192.0.2.0/24") };
+	struct iface_prefix rev[] = { pfx(2, "192.0.2.0/24"), pfx(1, "192.0.2.200/32") };
+	int out[IFACE_MAX_CHOSEN];
+	const char *why = NULL;
+	struct ip_addr a = ip("192.0.2.200");
+
+	(void)state;
+	links[1].oper_up = false;
+	assert_int_equal(iface_choose(links, 2, p, 2, &a, NULL, 0, out, &why), 0);
+	assert_string_equal(why, "link is down");
+	why = NULL;
+	assert_int_equal(iface_choose(links, 2, rev, 2, &a, NULL, 0, out, &why), 0);
+	assert_string_equal(why, "link is down");
+	why = NULL;
+	assert_int_equal(iface_choose(links, 2, p, 1, &a, NULL, 0, out, &why), 0);
+	assert_string_equal(why, "link is loopback");
 }
 
 static void test_choose_with_named_interfaces_returns_every_usable_one(void **state)
@@ -283,6 +309,7 @@ int main(void)
 		cmocka_unit_test(test_choose_never_uses_down_noarp_or_enslaved_links),
 		cmocka_unit_test(test_choose_uses_the_bridge_not_its_ports),
 		cmocka_unit_test(test_choose_rejects_loopback_and_non_ethernet),
+		cmocka_unit_test(test_choose_reason_prefers_down_link_over_loopback),
 		cmocka_unit_test(test_choose_without_subnet_says_why),
 		cmocka_unit_test(test_choose_with_named_interfaces_returns_every_usable_one),
 		cmocka_unit_test(test_monitor_follows_links_addresses_and_link_up),

@@ -133,6 +133,12 @@ static int setup(void **state)
 		   "&& "
 		   "ip link set l2b up && ip link set l2a up") != 0)
 		return -1;
+	/* Frames sent before the kernel's link watcher marks the link up
+	 * (and gives it a queueing discipline) are dropped: wait for it. */
+	if (system("for i in $(seq 100); do ip link show l2a | grep -q 'state UP' && "
+		   "ip link show l2b | grep -q 'state UP' && exit 0; sleep 0.02; done; exit 1") !=
+	    0)
+		return -1;
 	loop = loop_new();
 	mon = iface_monitor_new(loop, NULL, NULL, NULL);
 	/* sysfs shows the namespace it was mounted in, not ours: ask netlink. */
@@ -344,6 +350,152 @@ static void test_malformed_frames_are_counted_and_answers_go_on(void **state)
 	l2_free(l2);
 }
 
+/* A request from sha/spa for tpa whose sender MAC is multicast: the BPF
+ * header checks pass it, the parser rejects it, so l2 counts it malformed
+ * exactly when the ARP filter let it through. */
+static void send_bad_sender_mac(const char *spa, const char *tpa)
+{
+	struct arp_packet p = { .op = ARP_OP_REQUEST };
+	uint8_t f[64];
+	int len;
+
+	memset(p.eth_dst, 0xff, 6);
+	memcpy(p.eth_src, PEER_MAC, 6);
+	memcpy(p.sha, PEER_MAC, 6);
+	p.spa = ip(spa);
+	p.tpa = ip(tpa);
+	len = arp_build(&p, f, sizeof(f));
+	assert_true(len > 0);
+	f[22] = 0x01; /* sender MAC 01:00:..., multicast */
+	assert_int_equal(packet_sock_send(peer_arp, f, (size_t)len), 0);
+}
+
+static void test_arp_filter_passes_frames_about_claims_only(void **state)
+{
+	struct announce_cfg cfg = fast_cfg();
+	struct cb_log log = { 0 };
+	struct l2 *l2 = start(&cfg, &log);
+	struct l2_claim one[] = { { .addr = ip("192.0.2.90") } };
+	struct l2_claim two[] = { { .addr = ip("192.0.2.90") }, { .addr = ip("192.0.2.91") } };
+	struct l2_claim six[] = { { .addr = ip("2001:db8:2::90") } };
+
+	(void)state;
+	assert_int_equal(l2_set_claims(l2, one, 1), 0);
+	pump_ms(60);
+	/* About other addresses: never read. */
+	send_bad_sender_mac("192.0.2.99", "192.0.2.91");
+	send_bad_sender_mac("192.0.2.98", "192.0.2.99");
+	pump_ms(30);
+	assert_int_equal(l2_stats(l2)->malformed, 0);
+	/* About the claim, as target or as sender: read. */
+	send_bad_sender_mac("192.0.2.99", "192.0.2.90");
+	send_bad_sender_mac("192.0.2.90", "192.0.2.99");
+	pump_ms(30);
+	assert_int_equal(l2_stats(l2)->malformed, 2);
+	/* A second claim: the filter follows, before its first answer. */
+	assert_int_equal(l2_set_claims(l2, two, 2), 0);
+	pump_ms(60);
+	send_request("192.0.2.91");
+	wait_for(&seen.arp_replies, 1);
+	assert_int_equal(seen.arp_replies, 1);
+	send_bad_sender_mac("192.0.2.99", "192.0.2.91");
+	pump_ms(30);
+	assert_int_equal(l2_stats(l2)->malformed, 3);
+	/* IPv6 only: no ARP frame is read any more. */
+	assert_int_equal(l2_set_claims(l2, six, 1), 0);
+	send_bad_sender_mac("192.0.2.99", "192.0.2.90");
+	send_bad_sender_mac("192.0.2.90", "192.0.2.91");
+	pump_ms(30);
+	assert_int_equal(l2_stats(l2)->malformed, 3);
+	l2_free(l2);
+}
+
+static void test_a_host_using_a_claim_as_sender_is_reported(void **state)
+{
+	struct announce_cfg cfg = fast_cfg();
+	struct cb_log log = { 0 };
+	struct l2 *l2 = start(&cfg, &log);
+	struct l2_claim claims[] = { { .addr = ip("192.0.2.95") } };
+	struct arp_packet p = { .op = ARP_OP_REQUEST };
+	uint8_t f[64];
+	int len;
+
+	(void)state;
+	assert_int_equal(l2_set_claims(l2, claims, 1), 0);
+	pump_ms(60);
+	/* Asks for an unclaimed address from the claimed one: a conflict
+	 * per RFC 5227 section 2.4, so the filter must pass it. */
+	memset(p.eth_dst, 0xff, 6);
+	memcpy(p.eth_src, PEER_MAC, 6);
+	memcpy(p.sha, PEER_MAC, 6);
+	p.spa = claims[0].addr;
+	p.tpa = ip("192.0.2.1");
+	len = arp_build(&p, f, sizeof(f));
+	assert_int_equal(packet_sock_send(peer_arp, f, (size_t)len), 0);
+	wait_for(&log.holders, 1);
+	assert_int_equal(log.holders, 1);
+	assert_memory_equal(log.mac, PEER_MAC, 6);
+	l2_free(l2);
+}
+
+static void test_arp_filter_refused_by_the_kernel_falls_back_to_all_arp(void **state)
+{
+	/* Option memory for a program of 15 instructions, not one of 200
+	 * addresses (about 5 KiB): the sockets must use the generic filter. */
+	enum { N = 200 };
+	struct announce_cfg cfg = fast_cfg();
+	struct cb_log log = { 0 };
+	struct l2 *l2;
+	struct l2_claim claims[N];
+	struct l2_status st;
+	char buf[32];
+	FILE *f;
+	long saved;
+
+	(void)state;
+	cfg.announce_count = 1;
+	for (int i = 0; i < N; i++) {
+		snprintf(buf, sizeof(buf), "192.0.2.%d", 20 + i);
+		claims[i] = (struct l2_claim){ .addr = ip(buf) };
+	}
+	/* Per network namespace since Linux 6.9: elsewhere, not ours to lower. */
+	f = fopen("/proc/sys/net/core/optmem_max", "r");
+	if (!f)
+		skip();
+	assert_int_equal(fscanf(f, "%ld", &saved), 1);
+	fclose(f);
+	f = fopen("/proc/sys/net/core/optmem_max", "w");
+	assert_non_null(f);
+	assert_true(fprintf(f, "4096\n") > 0);
+	assert_int_equal(fclose(f), 0);
+	l2 = start(&cfg, &log);
+	assert_int_equal(l2_set_claims(l2, claims, N), 0);
+	assert_true(l2_status(l2, &claims[0].addr, &st));
+	assert_int_equal(st.n_ifindexes, 1);
+	assert_null(st.why_no_interface);
+	pump_ms(60);
+	send_request("192.0.2.219");
+	wait_for(&seen.arp_replies, 1);
+	assert_int_equal(seen.arp_replies, 1);
+	/* Generic filter: frames about other addresses are read too. */
+	send_bad_sender_mac("192.0.2.9", "192.0.2.8");
+	pump_ms(30);
+	assert_int_equal(l2_stats(l2)->malformed, 1);
+	/* Down to one address: its program fits, and replaces the generic one. */
+	assert_int_equal(l2_set_claims(l2, claims, 1), 0);
+	send_bad_sender_mac("192.0.2.9", "192.0.2.8");
+	send_request("192.0.2.20");
+	wait_for(&seen.arp_replies, 2);
+	pump_ms(20);
+	assert_int_equal(seen.arp_replies, 2);
+	assert_int_equal(l2_stats(l2)->malformed, 1);
+	l2_free(l2);
+	f = fopen("/proc/sys/net/core/optmem_max", "w");
+	assert_non_null(f);
+	fprintf(f, "%ld\n", saved);
+	assert_int_equal(fclose(f), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -352,6 +504,9 @@ int main(void)
 		cmocka_unit_test(test_probe_claim_probes_before_announcing),
 		cmocka_unit_test(test_foreign_announcement_is_reported_and_conflict_withdraws),
 		cmocka_unit_test(test_malformed_frames_are_counted_and_answers_go_on),
+		cmocka_unit_test(test_arp_filter_passes_frames_about_claims_only),
+		cmocka_unit_test(test_a_host_using_a_claim_as_sender_is_reported),
+		cmocka_unit_test(test_arp_filter_refused_by_the_kernel_falls_back_to_all_arp),
 	};
 
 	return cmocka_run_group_tests_name("l2", tests, setup, teardown);

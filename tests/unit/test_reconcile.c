@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../speaker/election.h"
@@ -29,6 +31,11 @@ struct world {
 	const char *dead[4];
 	size_t n_dead;
 	bool announced;
+	/* Speaker Leases: can_announce answers from them, as the speaker does
+	 * (no Lease or no "prefixes": unknown, so able). */
+	struct obj_lease *leases[4];
+	size_t n_leases;
+	size_t can_calls;
 };
 
 static void *dec(int (*fn)(json_t *, void *, void **, const char **), const char *text)
@@ -68,6 +75,42 @@ static bool iface_ok(void *ud, const char *ifname)
 {
 	(void)ud;
 	return strcmp(ifname, "eth0") == 0;
+}
+
+static bool can_announce(void *ud, const char *node, const struct ip_addr *a)
+{
+	struct world *w = ud;
+	const struct obj_lease *l = NULL;
+
+	w->can_calls++;
+	for (size_t i = 0; i < w->n_leases; i++)
+		if (!strcmp(w->leases[i]->holder, node))
+			l = w->leases[i];
+	return obj_lease_can_announce(l, a);
+}
+
+/* Adds a speaker Lease for node whose annotation lists prefixes (a JSON
+ * array), or has no "prefixes" when prefixes is NULL. */
+static void lease_add(struct world *w, const char *node, const char *prefixes)
+{
+	char ann[512], text[1024];
+	json_t *s;
+
+	snprintf(ann, sizeof(ann), "{\"heartbeat\":\"192.0.2.1:7482\"%s%s}",
+		 prefixes ? ",\"prefixes\":" : "", prefixes ? prefixes : "");
+	s = json_string(ann);
+	assert_non_null(s);
+	{
+		char *quoted = json_dumps(s, JSON_ENCODE_ANY);
+
+		snprintf(text, sizeof(text),
+			 "{\"metadata\":{\"name\":\"speaker-%s\",\"annotations\":"
+			 "{\"ironlb.io/speaker\":%s}},\"spec\":{\"holderIdentity\":\"%s\"}}",
+			 node, quoted, node);
+		free(quoted);
+	}
+	json_decref(s);
+	w->leases[w->n_leases++] = dec(obj_lease_decode, text);
 }
 
 static bool announced(void *ud, const struct ip_addr *a)
@@ -121,6 +164,8 @@ static void world_free(struct world *w)
 		obj_l2adv_free(w->adv[i], NULL);
 	for (i = 0; i < w->n_slices; i++)
 		obj_slice_free(w->slices[i], NULL);
+	for (i = 0; i < w->n_leases; i++)
+		obj_lease_free(w->leases[i], NULL);
 }
 
 static void run(struct world *w, const char *self, struct reconcile_result *res)
@@ -138,6 +183,7 @@ static void run(struct world *w, const char *self, struct reconcile_result *res)
 		.foreach_slice = foreach_slice,
 		.alive = alive,
 		.iface_ok = iface_ok,
+		.can_announce = can_announce,
 		.announced = announced,
 		.ud = w,
 	};
@@ -306,6 +352,120 @@ static void test_excluded_node_unless_ignored(void **state)
 	world_free(&w);
 }
 
+/* A node without a usable link on the address's subnet (its Lease lists
+ * no prefix holding it) is ineligible on every speaker, itself included,
+ * so all of them elect the same owner among the others; a node whose Lease
+ * says nothing (no "prefixes": an older speaker) stays eligible. */
+static void test_node_that_cannot_announce_is_ineligible_everywhere(void **state)
+{
+	struct world w;
+	struct reconcile_result r[3];
+	const char *names[3] = { "n1", "n2", "n3" };
+	size_t order[3];
+	struct ip_addr a;
+	int owners = 0;
+
+	(void)state;
+	world_init(&w);
+	ip_parse("192.0.2.200", &a, NULL);
+	election_rank(&a, names, 3, order);
+	/* The elected owner's data link is down: it publishes no prefix. */
+	lease_add(&w, names[order[0]], "[\"203.0.113.0/24\"]");
+	/* The next one publishes its subnet; the last publishes nothing. */
+	lease_add(&w, names[order[1]], "[\"192.0.2.0/24\",\"2001:db8:2::/64\"]");
+	lease_add(&w, names[order[2]], NULL);
+	for (int i = 0; i < 3; i++) {
+		const struct reconcile_addr *ra;
+
+		w.can_calls = 0;
+		run(&w, names[i], &r[i]);
+		/* Asked for every node, not only this one. */
+		assert_true(w.can_calls >= 3);
+		ra = find(&r[i], "192.0.2.200");
+		assert_non_null(ra);
+		assert_string_equal(ra->owner, names[order[1]]);
+		if (!strcmp(names[i], names[order[0]])) {
+			assert_int_equal(ra->role, RECONCILE_INELIGIBLE);
+			assert_int_equal(ra->reason, ELIGIBILITY_NO_INTERFACE);
+		} else if (ra->role == RECONCILE_OWNER) {
+			owners++;
+			assert_string_equal(names[i], names[order[1]]);
+			assert_int_equal(ra->n_ifnames, 0); /* the subnet's link */
+		} else {
+			assert_int_equal(ra->role, RECONCILE_BACKUP);
+			assert_string_equal(names[i], names[order[2]]);
+			assert_int_equal(ra->backup_pos, 1);
+		}
+	}
+	assert_int_equal(owners, 1);
+	for (int i = 0; i < 3; i++)
+		reconcile_result_clear(&r[i]);
+
+	/* The externalIP 198.51.100.7 lies in no published prefix of the first
+	 * two: only the node whose Lease says nothing may take it. */
+	run(&w, names[order[2]], &r[0]);
+	assert_int_equal(find(&r[0], "198.51.100.7")->role, RECONCILE_OWNER);
+	reconcile_result_clear(&r[0]);
+	run(&w, names[order[1]], &r[0]);
+	assert_int_equal(find(&r[0], "198.51.100.7")->role, RECONCILE_INELIGIBLE);
+	assert_int_equal(find(&r[0], "198.51.100.7")->reason, ELIGIBILITY_NO_INTERFACE);
+	assert_string_equal(find(&r[0], "198.51.100.7")->owner, names[order[2]]);
+	reconcile_result_clear(&r[0]);
+
+	/* No node can: nobody owns it, nobody claims it. */
+	for (size_t i = 0; i < w.n_leases; i++) {
+		w.leases[i]->has_prefixes = true;
+		w.leases[i]->n_prefixes = 0;
+	}
+	for (int i = 0; i < 3; i++) {
+		run(&w, names[i], &r[0]);
+		assert_null(find(&r[0], "192.0.2.200")->owner);
+		assert_int_equal(r[0].n_owned, 0);
+		reconcile_result_clear(&r[0]);
+	}
+	world_free(&w);
+}
+
+/* Advertisements naming interfaces: other nodes' interfaces are unknown
+ * here and taken as usable, the callback is not asked; with one naming
+ * interfaces and one naming none, a node without a subnet link announces
+ * on the named interface it has. */
+static void test_named_interfaces_do_not_ask_can_announce(void **state)
+{
+	struct world w;
+	struct reconcile_result r;
+	const struct reconcile_addr *ra;
+
+	(void)state;
+	world_init(&w);
+	obj_l2adv_free(w.adv[0], NULL);
+	w.adv[0] = dec(obj_l2adv_decode, "{\"metadata\":{\"name\":\"named\"},\"spec\":"
+					 "{\"interfaces\":[\"eth0\"]}}");
+	lease_add(&w, "n1", "[]");
+	lease_add(&w, "n2", "[]");
+	lease_add(&w, "n3", "[]");
+	w.can_calls = 0;
+	run(&w, "n1", &r);
+	assert_int_equal(w.can_calls, 0);
+	assert_non_null(find(&r, "192.0.2.200")->owner);
+	assert_int_not_equal(find(&r, "192.0.2.200")->role, RECONCILE_INELIGIBLE);
+	reconcile_result_clear(&r);
+
+	w.adv[w.n_adv++] = dec(obj_l2adv_decode, "{\"metadata\":{\"name\":\"subnet\"}}");
+	for (int i = 0; i < 3; i++) {
+		const char *self = i == 0 ? "n1" : i == 1 ? "n2" : "n3";
+
+		run(&w, self, &r);
+		ra = find(&r, "192.0.2.200");
+		if (ra->role == RECONCILE_OWNER) {
+			assert_int_equal(ra->n_ifnames, 1);
+			assert_string_equal(ra->ifnames[0], "eth0");
+		}
+		reconcile_result_clear(&r);
+	}
+	world_free(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -315,6 +475,8 @@ int main(void)
 		cmocka_unit_test(test_ineligible_node_reports_its_reason),
 		cmocka_unit_test(test_node_selectors_interfaces_and_probe),
 		cmocka_unit_test(test_excluded_node_unless_ignored),
+		cmocka_unit_test(test_node_that_cannot_announce_is_ineligible_everywhere),
+		cmocka_unit_test(test_named_interfaces_do_not_ask_can_announce),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
