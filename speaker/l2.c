@@ -66,6 +66,7 @@ struct l2 {
 	struct rb_tree claims;
 	struct l2_if *ifs;
 	struct l2_stats stats;
+	uint64_t closed_drops; /* kernel drops of packet sockets already closed */
 	unsigned gen;
 	/* The ARP sockets' filter for the current IPv4 claims (NULL: the
 	 * generic arp_bpf_filter), and whether that set changed since. */
@@ -107,6 +108,25 @@ static void on_arp_frame(void *userdata, int ifindex, const uint8_t *frame, size
 static void on_nd_frame(void *userdata, int ifindex, const uint8_t *frame, size_t len,
 			bool truncated);
 
+static uint64_t sock_drops(struct packet_sock *ps)
+{
+	struct packet_stats st;
+
+	if (!ps)
+		return 0;
+	packet_sock_stats(ps, &st);
+	return st.kernel_drops;
+}
+
+uint64_t l2_kernel_drops(const struct l2 *l2)
+{
+	uint64_t n = l2->closed_drops;
+
+	for (const struct l2_if *lif = l2->ifs; lif; lif = lif->next)
+		n += sock_drops(lif->arp) + sock_drops(lif->nd);
+	return n;
+}
+
 static void if_close(struct l2_if *lif)
 {
 	struct l2_if **pp;
@@ -117,6 +137,7 @@ static void if_close(struct l2_if *lif)
 			break;
 		}
 	}
+	lif->l2->closed_drops += sock_drops(lif->arp) + sock_drops(lif->nd);
 	packet_sock_free(lif->arp);
 	packet_sock_free(lif->nd); /* leaving the groups with it */
 	free(lif->groups);

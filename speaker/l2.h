@@ -85,6 +85,9 @@ struct l2_status {
 bool l2_status(const struct l2 *l2, const struct ip_addr *a, struct l2_status *ret);
 
 const struct l2_stats *l2_stats(const struct l2 *l2);
+/* Frames the kernel dropped because a packet socket's receive queue was
+ * full (PACKET_STATISTICS), over the life of l2, closed sockets included. */
+uint64_t l2_kernel_drops(const struct l2 *l2);
 size_t l2_claim_count(const struct l2 *l2);
 /* Claimed addresses currently being answered for, sorted, into ret (room
  * for max); returns how many there are. */

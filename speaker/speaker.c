@@ -97,6 +97,7 @@ struct speaker {
 	const void **arr[INF_MAX];
 	size_t n_arr[INF_MAX];
 	/* metrics */
+	struct metric *m_drops;
 	struct metric *m_owned, *m_announce, *m_arp, *m_ns, *m_hb_sent, *m_hb_recv, *m_hb_rej,
 		*m_peers, *m_conflicts, *m_failovers;
 	uint64_t failovers, conflict_count, stepdowns, defences;
@@ -1580,6 +1581,7 @@ static void collect_metrics(struct metrics *reg, void *ud)
 	metric_set(s->m_owned, (double)l2_claim_count(s->l2));
 	metric_set(s->m_announce, (double)ls->announcements_sent);
 	metric_set(s->m_arp, (double)ls->arp_answered);
+	metric_set(s->m_drops, (double)l2_kernel_drops(s->l2));
 	metric_set(s->m_ns, (double)ls->ns_answered);
 	metric_set(s->m_conflicts, (double)s->conflict_count);
 	metric_set(s->m_failovers, (double)s->failovers);
@@ -1619,6 +1621,10 @@ static int setup_metrics(struct speaker *s)
 		metrics_counter(m, "ironlb_l2_arp_answered_total", "ARP requests answered.", NULL);
 	s->m_ns = metrics_counter(m, "ironlb_l2_ns_answered_total",
 				  "Neighbor Solicitations answered.", NULL);
+	s->m_drops = metrics_counter(m, "ironlb_l2_packet_kernel_drops_total",
+				     "ARP/NDP frames the kernel dropped: a packet socket's "
+				     "receive queue was full.",
+				     NULL);
 	s->m_hb_sent = metrics_counter(m, "ironlb_heartbeats_sent_total", "Heartbeats sent.", NULL);
 	s->m_hb_recv = metrics_counter(m, "ironlb_heartbeats_received_total",
 				       "Heartbeats accepted.", NULL);
@@ -1637,9 +1643,9 @@ static int setup_metrics(struct speaker *s)
 					NULL);
 	s->m_failovers = metrics_counter(m, "ironlb_l2_failovers_total",
 					 "Addresses this node took over from another owner.", NULL);
-	if (!s->m_owned || !s->m_announce || !s->m_arp || !s->m_ns || !s->m_hb_sent ||
-	    !s->m_hb_recv || !s->m_hb_rej || !s->m_peers || !s->m_conflicts || !s->m_failovers ||
-	    !s->m_stepdowns || !s->m_defences || datapath_setup_metrics(s) < 0)
+	if (!s->m_owned || !s->m_announce || !s->m_arp || !s->m_drops || !s->m_ns ||
+	    !s->m_hb_sent || !s->m_hb_recv || !s->m_hb_rej || !s->m_peers || !s->m_conflicts ||
+	    !s->m_failovers || !s->m_stepdowns || !s->m_defences || datapath_setup_metrics(s) < 0)
 		return -ENOMEM;
 	return metrics_add_collector(m, collect_metrics, s);
 }
