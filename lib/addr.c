@@ -381,18 +381,16 @@ static int family_rank(int family)
 
 int ip_cmp(const struct ip_addr *a, const struct ip_addr *b)
 {
-	ip_u128 va, vb;
-	int ra = family_rank(a->family), rb = family_rank(b->family);
+	int ra = family_rank(a->family), rb = family_rank(b->family), c;
 
 	if (ra != rb)
 		return ra < rb ? -1 : 1;
 	/* Only the family's own bytes count, so stray bytes past an IPv4
-	 * address cannot make two equal addresses differ. */
-	va = ip_to_u128(a);
-	vb = ip_to_u128(b);
-	if (va != vb)
-		return va < vb ? -1 : 1;
-	return 0;
+	 * address cannot make two equal addresses differ. The bytes are in
+	 * network order, so memcmp orders them as numbers (and is what sorts
+	 * of 10,000 addresses spend their time in). */
+	c = memcmp(a->bytes, b->bytes, a->family == AF_INET ? 4 : 16);
+	return c < 0 ? -1 : c > 0;
 }
 
 bool ip_equal(const struct ip_addr *a, const struct ip_addr *b)

@@ -496,6 +496,49 @@ static int addr_cmp(const void *x, const void *y)
 				   &((const struct bgp_policy_addr *)y)->addr);
 }
 
+/* The routes in krt_route_cmp() order, from the entries sorted by address
+ * without a sort of their own: routes[k] was made with pol[k], so entry
+ * e's are routes[e.first_policy, + e.n_policies); in one table (one
+ * advertisement: one prefix length per family) the prefixes follow the
+ * addresses' order. Replaces rn->routes.v; *ret is it. */
+static int routes_sorted(struct run *rn, const struct bgp_policy_addr *addrs, size_t n,
+			 struct krt_route **ret)
+{
+	const struct krt_route *in = rn->routes.v;
+	size_t n_tables = rn->in->n_adverts, i, k, *pos;
+	struct krt_route *out;
+
+	*ret = rn->routes.v;
+	if (!rn->routes.n)
+		return 0;
+	pos = calloc(n_tables + 1, sizeof(*pos));
+	out = malloc(rn->routes.n * sizeof(*out));
+	if (!pos || !out) {
+		free(pos);
+		free(out);
+		return -ENOMEM;
+	}
+	for (k = 0; k < rn->routes.n; k++)
+		pos[in[k].table - rn->in->table_base + 1]++;
+	for (i = 1; i <= n_tables; i++)
+		pos[i] += pos[i - 1];
+	for (i = 0; i < n; i++)
+		for (k = addrs[i].first_policy; k < addrs[i].first_policy + addrs[i].n_policies;
+		     k++)
+			out[pos[in[k].table - rn->in->table_base]++] = in[k];
+	free(pos);
+	free(rn->routes.v);
+	rn->routes.v = out;
+	/* Holds by construction; checked, as the sort it replaces is cheap
+	 * to fall back to. */
+	for (k = 1; k < rn->routes.n && krt_route_cmp(&out[k - 1], &out[k]) <= 0; k++)
+		;
+	if (k < rn->routes.n)
+		qsort(out, rn->routes.n, sizeof(*out), route_qsort_cmp);
+	*ret = out;
+	return 0;
+}
+
 static int pool_name_cmp(const void *x, const void *y, void *ud)
 {
 	const struct obj_pool *const *pools = ud;
@@ -600,21 +643,19 @@ int bgp_policy_run(const struct bgp_policy_input *in, struct bgp_policy_result *
 	}
 	r = 0;
 
-	routes = rn.routes.v;
-	if (rn.routes.n)
-		qsort(routes, rn.routes.n, sizeof(*routes), route_qsort_cmp);
+	/* One address, several Services (shared IP, or an externalIP that is
+	 * also an ingress): the routes are the union (of every entry); the
+	 * explanation is the best entry's. */
+	addrs = rn.addrs.v;
+	if (rn.addrs.n)
+		qsort(addrs, rn.addrs.n, sizeof(*addrs), addr_rank_cmp);
+	if ((r = routes_sorted(&rn, addrs, rn.addrs.n, &routes)) < 0)
+		goto out;
 	for (i = 0, k = 0; i < rn.routes.n; i++)
 		if (!k || krt_route_cmp(&routes[k - 1], &routes[i]) != 0)
 			routes[k++] = routes[i];
 	res.routes = routes;
 	res.n_routes = k;
-
-	/* One address, several Services (shared IP, or an externalIP that is
-	 * also an ingress): the routes are the union (collected above); the
-	 * explanation is the best entry's. */
-	addrs = rn.addrs.v;
-	if (rn.addrs.n)
-		qsort(addrs, rn.addrs.n, sizeof(*addrs), addr_rank_cmp);
 	for (i = 0, k = 0; i < rn.addrs.n; i++)
 		if (!k || bgp_policy_addr_cmp(&addrs[k - 1].addr, &addrs[i].addr) != 0)
 			addrs[k++] = addrs[i];

@@ -644,6 +644,44 @@ static void test_input_order_does_not_change_the_result(void **state)
 	world_free(&w);
 }
 
+/* Pools overlap: an address belongs to the first by name, whichever
+ * holds it. Routes come out sorted (table, family, prefix) and distinct
+ * however the Services list their addresses. */
+static void test_first_pool_by_name_and_sorted_routes(void **state)
+{
+	struct world w;
+	struct bgp_policy_result r;
+	char buf[1024];
+
+	(void)state;
+	world_init(&w);
+	add_pool(&w, "a-narrow", "'192.0.2.0/28'", false);
+	add_pool(&w, "v6", "'2001:db8::/64'", false);
+	add_adv(&w, "b-lab", "'ipAddressPools':['lab']"); /* table BASE + 1 */
+	add_svc(&w, "many", "Cluster",
+		"{'ip':'2001:db8::9'},{'ip':'192.0.2.200'},{'ip':'2001:db8::1'},"
+		"{'ip':'192.0.2.5'},{'ip':'192.0.2.100'}",
+		"");
+	add_svc(&w, "dup", "Cluster", "{'ip':'192.0.2.100'}", "");
+	add_slice(&w, "many", "{'nodeName':'n3','conditions':{'ready':true}}");
+	add_slice(&w, "dup", "{'nodeName':'n3','conditions':{'ready':true}}");
+	run(&w, "n1", &r);
+	/* .5 and .10 are in a-narrow (before "lab" by name): only "all" takes
+	 * them; .100 and .200 are in lab: both advertisements. */
+	assert_string_equal(routes(&r, buf, sizeof(buf)),
+			    "1000 192.0.2.5/32,1000 192.0.2.10/32,1000 192.0.2.100/32,"
+			    "1000 192.0.2.200/32,1000 2001:db8::1/128,1000 2001:db8::9/128,"
+			    "1001 192.0.2.100/32,1001 192.0.2.200/32");
+	for (size_t i = 1; i < r.n_routes; i++)
+		assert_true(krt_route_cmp(&r.routes[i - 1], &r.routes[i]) < 0);
+	assert_int_equal(r.n_addrs, 6);
+	assert_int_equal(r.n_advertised, 6);
+	assert_int_equal(find(&r, "192.0.2.5")->n_policies, 1);
+	assert_int_equal(find(&r, "192.0.2.200")->n_policies, 2);
+	bgp_policy_result_clear(&r);
+	world_free(&w);
+}
+
 static void test_node_config_resolves_secrets_bfd_and_skips_vrf(void **state)
 {
 	struct world w;
@@ -729,6 +767,7 @@ int main(void)
 		cmocka_unit_test(test_aggregation_merges_addresses_into_one_route),
 		cmocka_unit_test(test_external_ips_only_inside_pools_that_allow_them),
 		cmocka_unit_test(test_input_order_does_not_change_the_result),
+		cmocka_unit_test(test_first_pool_by_name_and_sorted_routes),
 		cmocka_unit_test(test_node_config_resolves_secrets_bfd_and_skips_vrf),
 		cmocka_unit_test(test_empty_input),
 	};
