@@ -2,7 +2,7 @@
 # Runs every test and prints one closing line "N passed, N failed".
 #   unit:        build/asan/unit/test_* (cmocka, ASan+UBSan+LSan), TAP output
 #   integration: tests/integration/*.sh, TAP output, run as root
-#   fuzz:        build/fuzz/fuzz_* for FUZZ_SECONDS each (default 10)
+#   fuzz:        build/fuzz/fuzz_* for FUZZ_SECONDS each (default 5)
 # Usage: tests/run.sh [--only unit|integration|fuzz] [--filter SUBSTRING]
 set -uo pipefail
 
@@ -92,7 +92,7 @@ if [ -z "$only" ] || [ "$only" = integration ]; then
 fi
 
 if [ -z "$only" ] || [ "$only" = fuzz ]; then
-	secs=${FUZZ_SECONDS:-10}
+	secs=${FUZZ_SECONDS:-5}
 	for t in build/fuzz/fuzz_*; do
 		[ -x "$t" ] || continue
 		name=fuzz/$(basename "$t")

@@ -150,6 +150,11 @@ for how in node switch; do
 		[ -n "$sw_port" ]
 		check "the switch port of $owner's eth0 is found ($sw_port)" $?
 	fi
+	# Let the last announcement burst end and the client's neighbour
+	# locktime (1 s: a different MAC announced sooner after the previous
+	# update is ignored by the kernel) pass, so the next owner's gratuitous
+	# ARPs are taken.
+	sleep 2
 	t_down=$(now)
 	case_down $how
 	if [ "$how" = switch ]; then
