@@ -436,6 +436,24 @@ int speaker_bgp_reconcile(struct speaker_bgp *b, const struct speaker_bgp_facts 
 	in.n_bfds = b->n_arr[BI_BFD];
 	in.secrets = (const struct bgp_secret *const *)b->arr[BI_SECRET];
 	in.n_secrets = b->n_arr[BI_SECRET];
+	if (!in.n_peers && !in.n_adverts) {
+		/* No BGP at all (L2-only clusters): no per-address pass, only
+		 * the empty configuration and no routes (withdrawing what an
+		 * earlier pass or run left). */
+		conf.node_name = f->self;
+		conf.router_id = b->o.initial_router_id.family == AF_INET
+					 ? b->o.initial_router_id
+					 : fallback_router_id(b->node);
+		r = bgp_set_config(b->bgp, &conf);
+		if (r < 0 && rl_ok(b))
+			log_error(COMP, "cannot apply BIRD's configuration", LF_ERR(r));
+		r = bgp_set_routes(b->bgp, NULL, 0);
+		if (r < 0 && rl_ok(b))
+			log_error(COMP, "cannot change the kernel tables BIRD reads", LF_ERR(r));
+		last_clear(b);
+		b->n_used_peers = 0;
+		return 0;
+	}
 	r = bgp_policy_node(&in, &nc);
 	if (r < 0)
 		return r;
