@@ -241,31 +241,6 @@ static void ep_scan(const struct obj_slice *s, void *arg)
 	}
 }
 
-/* ip_cmp()'s order (IPv4 before IPv6 before anything else, then the
- * family's bytes as a number) on the bytes themselves: a pass compares
- * addresses n log n times, and ip_cmp() converts both to 128-bit
- * integers byte by byte. */
-int bgp_policy_addr_cmp(const struct ip_addr *a, const struct ip_addr *b)
-{
-	int c;
-
-	if (a->family != b->family) {
-		int ra = a->family == AF_INET ? 0 : a->family == AF_INET6 ? 1 : 2;
-		int rb = b->family == AF_INET ? 0 : b->family == AF_INET6 ? 1 : 2;
-
-		if (ra != rb)
-			return ra < rb ? -1 : 1;
-	}
-	c = memcmp(a->bytes, b->bytes, a->family == AF_INET ? 4 : 16);
-	return (c > 0) - (c < 0);
-}
-
-static bool fast_range_contains(const struct ip_range *r, const struct ip_addr *a)
-{
-	return a->family == r->first.family && bgp_policy_addr_cmp(&r->first, a) <= 0 &&
-	       bgp_policy_addr_cmp(a, &r->last) <= 0;
-}
-
 /* Every range of every pool, sorted by first address, with the largest
  * last address up to each: the pool of an address is found by binary
  * search instead of a walk over every pool's ranges. */
@@ -278,7 +253,7 @@ struct pool_range {
 static int pool_range_cmp(const void *x, const void *y)
 {
 	const struct pool_range *a = x, *b = y;
-	int c = bgp_policy_addr_cmp(&a->r.first, &b->r.first);
+	int c = ip_cmp(&a->r.first, &b->r.first);
 
 	return c ? c : a->pool < b->pool ? -1 : a->pool > b->pool;
 }
@@ -295,13 +270,13 @@ static long pool_for(const struct run *rn, const struct ip_addr *a)
 	while (lo < hi) { /* the first range starting after a */
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (bgp_policy_addr_cmp(&pr[mid].r.first, a) <= 0)
+		if (ip_cmp(&pr[mid].r.first, a) <= 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	while (lo-- > 0 && bgp_policy_addr_cmp(&pr[lo].max_last, a) >= 0)
-		if (fast_range_contains(&pr[lo].r, a) &&
+	while (lo-- > 0 && ip_cmp(&pr[lo].max_last, a) >= 0)
+		if (range_contains(&pr[lo].r, a) &&
 		    (best < 0 || rn->pool_rank[pr[lo].pool] < rn->pool_rank[best]))
 			best = pr[lo].pool;
 	return best;
@@ -317,8 +292,8 @@ static bool pool_holds_prefix(const struct obj_pool *pool, const struct ip_prefi
 		return true; /* the address itself */
 	prefix_to_range(p, &pr);
 	for (size_t i = 0; i < pool->n_ranges; i++)
-		if (fast_range_contains(&pool->ranges[i], &pr.first) &&
-		    fast_range_contains(&pool->ranges[i], &pr.last))
+		if (range_contains(&pool->ranges[i], &pr.first) &&
+		    range_contains(&pool->ranges[i], &pr.last))
 			return true;
 	return false;
 }
@@ -475,7 +450,7 @@ static int decide(struct run *rn, const struct obj_service *svc, struct ep_facts
 static int addr_rank_cmp(const void *x, const void *y)
 {
 	const struct bgp_policy_addr *a = x, *b = y;
-	int c = bgp_policy_addr_cmp(&a->addr, &b->addr);
+	int c = ip_cmp(&a->addr, &b->addr);
 
 	if (c)
 		return c;
@@ -492,8 +467,8 @@ static int addr_rank_cmp(const void *x, const void *y)
 
 static int addr_cmp(const void *x, const void *y)
 {
-	return bgp_policy_addr_cmp(&((const struct bgp_policy_addr *)x)->addr,
-				   &((const struct bgp_policy_addr *)y)->addr);
+	return ip_cmp(&((const struct bgp_policy_addr *)x)->addr,
+		      &((const struct bgp_policy_addr *)y)->addr);
 }
 
 /* The routes in krt_route_cmp() order, from the entries sorted by address
@@ -579,10 +554,10 @@ static int pools_index(struct run *rn)
 	if (nr)
 		qsort(rn->ranges, nr, sizeof(*rn->ranges), pool_range_cmp);
 	for (k = 0; k < nr; k++)
-		rn->ranges[k].max_last = k && bgp_policy_addr_cmp(&rn->ranges[k - 1].max_last,
-								  &rn->ranges[k].r.last) > 0
-						 ? rn->ranges[k - 1].max_last
-						 : rn->ranges[k].r.last;
+		rn->ranges[k].max_last =
+			k && ip_cmp(&rn->ranges[k - 1].max_last, &rn->ranges[k].r.last) > 0
+				? rn->ranges[k - 1].max_last
+				: rn->ranges[k].r.last;
 	/* Selection by name or labels: once per pool, not per address. */
 	k = 0;
 	for (i = 0; i < np; i++)
@@ -657,7 +632,7 @@ int bgp_policy_run(const struct bgp_policy_input *in, struct bgp_policy_result *
 	res.routes = routes;
 	res.n_routes = k;
 	for (i = 0, k = 0; i < rn.addrs.n; i++)
-		if (!k || bgp_policy_addr_cmp(&addrs[k - 1].addr, &addrs[i].addr) != 0)
+		if (!k || ip_cmp(&addrs[k - 1].addr, &addrs[i].addr) != 0)
 			addrs[k++] = addrs[i];
 	res.addrs = addrs;
 	res.n_addrs = k;

@@ -151,9 +151,6 @@ struct bgp_policy_result {
 };
 
 /* Computes the routes and explanations. 0 or -ENOMEM (ret untouched). */
-/* ip_cmp()'s order, computed on the bytes (cheaper: for the sorts and
- * walks over every address of a pass). */
-int bgp_policy_addr_cmp(const struct ip_addr *a, const struct ip_addr *b);
 
 int bgp_policy_run(const struct bgp_policy_input *in, struct bgp_policy_result *ret);
 void bgp_policy_result_clear(struct bgp_policy_result *r);

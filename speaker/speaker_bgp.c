@@ -350,8 +350,7 @@ static int remember(struct speaker_bgp *b, const struct bgp_policy_result *res,
 		const struct bgp_policy_addr *pa = &res->addrs[i];
 		int c = -1;
 
-		while (j < b->n_addrs &&
-		       (c = bgp_policy_addr_cmp(&b->addrs[j].addr, &pa->addr)) < 0)
+		while (j < b->n_addrs && (c = ip_cmp(&b->addrs[j].addr, &pa->addr)) < 0)
 			j++;
 		from[i] = j < b->n_addrs && c == 0 && same_service(b->addrs[j].service, pa->svc)
 				  ? j
