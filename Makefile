@@ -19,10 +19,11 @@ BUILD := build
 BIN := $(BUILD)/bin
 
 # Libraries, resolved with pkg-config when used (after `make deps`).
-PKGS := libcurl jansson libnl-3.0 libnl-route-3.0 libpcap libnftables libcrypto \
+PKGS := libcurl libssh2 jansson libnl-3.0 libnl-route-3.0 libpcap libnftables nettle \
 	libmicrohttpd yaml-0.1
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS = $(shell pkg-config --libs $(PKGS))
+# libnftables is loaded at run time by speaker/nft_dl.c, not linked.
+PKG_LIBS = $(filter-out -lnftables,$(shell pkg-config --libs $(PKGS)))
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
 	-Wmissing-prototypes -Wstrict-prototypes -Wno-unused-parameter

@@ -20,13 +20,24 @@
  * requests. So while curl is on the stack (in_curl), adding a handle is
  * queued and a cancelled transfer is only detached from its request; both
  * are settled once curl has returned.
+ *
+ * TLS material from the kubeconfig (CA, client certificate and key) lives in
+ * memory. curl takes it as blobs with OpenSSL; its GnuTLS backend, the one
+ * Debian's libcurl4-gnutls-dev links (chosen because libmicrohttpd loads
+ * GnuTLS anyway, and OpenSSL's libcrypto would add ~4 MiB of resident
+ * pages), takes file names only in curl 7.88. There each PEM goes into a
+ * sealed memfd named by /proc/self/fd/N: it never touches a disk.
  */
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <libssh2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "ironlb/kube.h"
 #include "ironlb/loop.h"
@@ -57,7 +68,12 @@ struct curl_ctx {
 	struct xfer *pending_cleanup;
 	CURL **idle; /* reset easy handles for the next transfers */
 	unsigned nidle, max_idle;
+	bool pem_files; /* the TLS backend takes file names, not blobs */
+	int pem_fd[3];	/* memfds of the CA, certificate, key; -1 if none */
+	char pem_path[3][32];
 };
+
+enum { PEM_CA, PEM_CERT, PEM_KEY };
 
 static unsigned curl_global_refs;
 
@@ -438,10 +454,18 @@ static int easy_setup(struct curl_ctx *t, struct xfer *x, struct kube_request *r
 		/* The cluster's CA only: not the system trust store too. */
 		struct curl_blob ca = { cfg->ca_pem, cfg->ca_pem_len, CURL_BLOB_NOCOPY };
 
-		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &ca);
+		if (t->pem_files)
+			curl_easy_setopt(e, CURLOPT_CAINFO, t->pem_path[PEM_CA]);
+		else
+			curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &ca);
 		curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
 	}
-	if (cfg->cert_pem && cfg->key_pem) {
+	if (cfg->cert_pem && cfg->key_pem && t->pem_files) {
+		curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+		curl_easy_setopt(e, CURLOPT_SSLCERT, t->pem_path[PEM_CERT]);
+		curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+		curl_easy_setopt(e, CURLOPT_SSLKEY, t->pem_path[PEM_KEY]);
+	} else if (cfg->cert_pem && cfg->key_pem) {
 		struct curl_blob cert = { cfg->cert_pem, cfg->cert_pem_len, CURL_BLOB_NOCOPY };
 		struct curl_blob key = { cfg->key_pem, cfg->key_pem_len, CURL_BLOB_NOCOPY };
 
@@ -527,9 +551,82 @@ static void curl_free_ctx(void *ctx)
 	if (t->multi)
 		curl_multi_cleanup(t->multi);
 	loop_timer_free(t->timer);
+	for (int i = 0; i < 3; i++)
+		if (t->pem_fd[i] >= 0)
+			close(t->pem_fd[i]);
 	free(t);
-	if (--curl_global_refs == 0)
+	if (--curl_global_refs == 0) {
 		curl_global_cleanup();
+		libssh2_exit();
+	}
+}
+
+/* Does curl's TLS backend take PEM blobs? OpenSSL does; GnuTLS (curl 7.88)
+ * silently ignores a certificate blob and refuses a CA blob. */
+static bool tls_takes_blobs(void)
+{
+	const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+
+	return v && v->ssl_version && !strncmp(v->ssl_version, "OpenSSL", 7);
+}
+
+/* Puts data into a sealed memfd; its path goes to ret_path. */
+static int pem_memfd(const char *name, const void *data, size_t len, char ret_path[32])
+{
+	size_t off = 0;
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0)
+		return -errno;
+	while (off < len) {
+		ssize_t n = write(fd, (const char *)data + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int r = n < 0 ? -errno : -EIO;
+
+			close(fd);
+			return r;
+		}
+		off += (size_t)n;
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	snprintf(ret_path, 32, "/proc/self/fd/%d", fd);
+	return fd;
+}
+
+static int pem_files_make(struct curl_ctx *t, const struct kube_config *cfg)
+{
+	const struct {
+		const char *name;
+		const void *data;
+		size_t len;
+	} pem[3] = {
+		[PEM_CA] = { "kube-ca", cfg->insecure_skip_tls_verify ? NULL : cfg->ca_pem,
+			     cfg->ca_pem_len },
+		[PEM_CERT] = { "kube-cert", cfg->key_pem ? cfg->cert_pem : NULL,
+			       cfg->cert_pem_len },
+		[PEM_KEY] = { "kube-key", cfg->cert_pem ? cfg->key_pem : NULL, cfg->key_pem_len },
+	};
+
+	for (int i = 0; i < 3; i++) {
+		if (!pem[i].data)
+			continue;
+		t->pem_fd[i] = pem_memfd(pem[i].name, pem[i].data, pem[i].len, t->pem_path[i]);
+		if (t->pem_fd[i] < 0) {
+			int r = t->pem_fd[i];
+
+			t->pem_fd[i] = -1;
+			return r;
+		}
+	}
+	return 0;
 }
 
 static const struct kube_transport_ops curl_ops = {
@@ -544,8 +641,18 @@ int kube_curl_transport(struct loop *loop, const struct kube_config *cfg,
 {
 	struct curl_ctx *t;
 
-	if (curl_global_refs == 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return -ENOMEM;
+	if (curl_global_refs == 0) {
+		/* curl_global_init initialises libssh2, and libssh2 OpenSSL's
+		 * engines and configuration (some 3 MiB of libcrypto pages
+		 * touched). The client never speaks SSH (the protocols are
+		 * http and https): take libssh2's first reference without its
+		 * crypto, so curl's own reference finds it initialised. */
+		libssh2_init(LIBSSH2_INIT_NO_CRYPTO);
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+			libssh2_exit();
+			return -ENOMEM;
+		}
+	}
 	curl_global_refs++;
 	t = calloc(1, sizeof(*t));
 	if (!t) {
@@ -556,6 +663,16 @@ int kube_curl_transport(struct loop *loop, const struct kube_config *cfg,
 	t->loop = loop;
 	t->cfg = cfg;
 	t->opts = opts;
+	t->pem_fd[0] = t->pem_fd[1] = t->pem_fd[2] = -1;
+	t->pem_files = !tls_takes_blobs();
+	if (t->pem_files) {
+		int r = pem_files_make(t, cfg);
+
+		if (r < 0) {
+			curl_free_ctx(t);
+			return r;
+		}
+	}
 	t->multi = curl_multi_init();
 	t->timer = loop_timer_new(loop, on_timer, t);
 	t->max_idle = opts->max_in_flight ? opts->max_in_flight : 16;

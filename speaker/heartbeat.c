@@ -5,10 +5,10 @@
 
 #include <errno.h>
 #include <netinet/in.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "ironlb/loop.h"
@@ -210,7 +210,8 @@ struct heartbeat *heartbeat_new(struct loop *l, const struct heartbeat_cfg *cfg,
 	/* A random incarnation per process start: a restarted speaker is a
 	 * new life to its peers, and its old datagrams can never replay. */
 	do {
-		if (RAND_bytes((unsigned char *)&hb->incarnation, sizeof(hb->incarnation)) != 1) {
+		if (getrandom(&hb->incarnation, sizeof(hb->incarnation), 0) !=
+		    (ssize_t)sizeof(hb->incarnation)) {
 			r = -EIO;
 			goto fail;
 		}

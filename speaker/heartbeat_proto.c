@@ -3,10 +3,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/sha.h>
+#include <nettle/hmac.h>
+#include <nettle/sha2.h>
 
 #include "heartbeat_proto.h"
 
@@ -63,19 +61,28 @@ void heartbeat_key_clear(struct heartbeat_key *k)
 {
 	if (!k)
 		return;
-	OPENSSL_cleanse(k, sizeof(*k));
+	explicit_bzero(k, sizeof(*k));
+}
+
+/* Equal in time independent of where the first difference is. */
+static int mac_differs(const uint8_t *a, const uint8_t *b, size_t len)
+{
+	volatile uint8_t d = 0;
+
+	for (size_t i = 0; i < len; i++)
+		d |= a[i] ^ b[i];
+	return d != 0;
 }
 
 int heartbeat_hmac_sha256(const uint8_t *key, size_t key_len, const void *data, size_t len,
 			  uint8_t ret[32])
 {
-	unsigned out_len = 0;
-	static const uint8_t empty;
+	struct hmac_sha256_ctx ctx;
 
-	if (!HMAC(EVP_sha256(), key_len ? key : &empty, (int)key_len,
-		  len ? data : (const void *)&empty, len, ret, &out_len) ||
-	    out_len != 32)
-		return -EIO;
+	hmac_sha256_set_key(&ctx, key_len, key);
+	hmac_sha256_update(&ctx, len, data);
+	hmac_sha256_digest(&ctx, SHA256_DIGEST_SIZE, ret);
+	explicit_bzero(&ctx, sizeof(ctx));
 	return 0;
 }
 
@@ -96,13 +103,16 @@ uint64_t heartbeat_owned_digest(const struct ip_addr *addrs, size_t n)
 	uint64_t sum = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		uint8_t in[17], md[SHA256_DIGEST_LENGTH] = { 0 };
+		uint8_t in[17], md[SHA256_DIGEST_SIZE] = { 0 };
+		struct sha256_ctx ctx;
 		unsigned alen = addr_len(addrs[i].family);
 		uint64_t h = 0;
 
 		in[0] = family_tag(addrs[i].family);
 		memcpy(in + 1, addrs[i].bytes, alen);
-		SHA256(in, 1 + alen, md);
+		sha256_init(&ctx);
+		sha256_update(&ctx, 1 + alen, in);
+		sha256_digest(&ctx, sizeof(md), md);
 		for (int b = 0; b < 8; b++)
 			h = (h << 8) | md[b];
 		sum += h;
@@ -266,7 +276,7 @@ int heartbeat_encode(const struct heartbeat_msg *m, const struct heartbeat_key *
 	if (heartbeat_hmac_sha256(key->bytes, key->len, buf, off, mac) < 0)
 		return -EIO;
 	memcpy(buf + off, mac, m->mac_len);
-	OPENSSL_cleanse(mac, sizeof(mac));
+	explicit_bzero(mac, sizeof(mac));
 	return (int)len;
 }
 
@@ -299,8 +309,8 @@ enum heartbeat_result heartbeat_decode(const uint8_t *buf, size_t len,
 	body = len - mac_len;
 	if (!key || heartbeat_hmac_sha256(key->bytes, key->len, buf, body, mac) < 0)
 		return HEARTBEAT_BAD_MAC;
-	diff = CRYPTO_memcmp(mac, buf + body, mac_len);
-	OPENSSL_cleanse(mac, sizeof(mac));
+	diff = mac_differs(mac, buf + body, mac_len);
+	explicit_bzero(mac, sizeof(mac));
 	if (diff != 0)
 		return HEARTBEAT_BAD_MAC;
 

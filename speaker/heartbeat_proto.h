@@ -72,10 +72,10 @@ struct heartbeat_key {
  * HEARTBEAT_KEY_MAX + 2 bytes of the file. */
 int heartbeat_key_parse(const void *data, size_t len, struct heartbeat_key *ret,
 			const char **ret_why);
-/* Wipes a key (OPENSSL_cleanse). NULL is a no-op. */
+/* Wipes a key (explicit_bzero). NULL is a no-op. */
 void heartbeat_key_clear(struct heartbeat_key *k);
 
-/* HMAC-SHA256 of data under a raw key of any length (libcrypto). 0 or -EIO. */
+/* HMAC-SHA256 of data under a raw key of any length (Nettle). Returns 0. */
 int heartbeat_hmac_sha256(const uint8_t *key, size_t key_len, const void *data, size_t len,
 			  uint8_t ret[32]);
 
@@ -132,7 +132,7 @@ uint32_t heartbeat_list_page(uint32_t owned_count, uint64_t seq, uint16_t *ret_n
  * heartbeat_decode would check it (name, non-zero incarnation and seq,
  * interval, mac_len, list ascending and within owned_count, zero digest for
  * an empty set). Returns the datagram's length, -EINVAL for an invalid m or
- * key, -ENOSPC if size is too small, -EIO if libcrypto fails. */
+ * key, -ENOSPC if size is too small. */
 int heartbeat_encode(const struct heartbeat_msg *m, const struct heartbeat_key *key, uint8_t *buf,
 		     size_t size);
 

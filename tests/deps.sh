@@ -7,8 +7,8 @@ set -euo pipefail
 PACKAGES=(
 	# build
 	build-essential pkg-config clang libclang-rt-14-dev golang-go
-	libcurl4-openssl-dev libjansson-dev libnl-3-dev libnl-route-3-dev libpcap-dev
-	libnftables-dev libssl-dev libmicrohttpd-dev libyaml-dev libcmocka-dev
+	libcurl4-gnutls-dev libjansson-dev libnl-3-dev libnl-route-3-dev libpcap-dev
+	libnftables-dev nettle-dev libssh2-1-dev libmicrohttpd-dev libyaml-dev libcmocka-dev
 	# tests: network lab, peers, captures, parsers
 	iproute2 iputils-ping procps psmisc curl socat python3 python3-prometheus-client python3-yaml valgrind
 	tcpdump tshark arping ndisc6 nftables iptables

@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.."
 . tests/integration/kube_client_lib.sh
 [ -x "$SIM" ] || bail "kube-sim is built ($SIM)" "run make kube-sim"
 
-PKGS="libcurl jansson yaml-0.1"
+PKGS="libcurl libssh2 jansson yaml-0.1"
 if ${CC:-cc} -std=gnu11 -D_GNU_SOURCE -O2 -Iinclude $(pkg-config --cflags $PKGS) \
 	tests/tools/kubetool.c lib/kube_*.c lib/watch.c lib/informer.c lib/leader.c lib/loop.c \
 	lib/log.c lib/parse.c lib/metrics.c $(pkg-config --libs $PKGS) -lm \
@@ -39,7 +39,7 @@ base_anon=$(field anon_kb "$TMP/base.out")
 dec_rss=$(field rss_kb "$TMP/dec.out")
 dec_anon=$(field anon_kb "$TMP/dec.out")
 json_anon=$(field anon_kb "$TMP/json.out")
-echo "# client baseline (libcurl, OpenSSL, an empty informer): RSS ${base_rss} kB, anonymous ${base_anon} kB"
+echo "# client baseline (libcurl with GnuTLS, an empty informer): RSS ${base_rss} kB, anonymous ${base_anon} kB"
 echo "# 10,000 Services, compact decode: RSS ${dec_rss} kB, anonymous ${dec_anon} kB"
 echo "# 10,000 Services, JSON kept:      anonymous ${json_anon} kB"
 if grep -q '^synced count=10001 ' "$TMP/dec.out" && grep -q '^synced count=10001 ' "$TMP/json.out"; then
