@@ -67,7 +67,33 @@ struct scratch {
 	const char **names;
 	bool *ready_on;
 	const struct obj_l2adv **sel; /* adverts selecting the pool */
+	struct reconcile_result *res; /* its ifnames grow as owners need */
+	size_t cap_ifnames;
+	bool oom;
 };
+
+static void add_ifname(struct scratch *sc, struct reconcile_addr *out, const char *name)
+{
+	struct reconcile_result *r = sc->res;
+
+	if (out->n_ifnames >= RECONCILE_MAX_IFNAMES || r->n_ifnames >= UINT32_MAX)
+		return;
+	if (r->n_ifnames == sc->cap_ifnames) {
+		size_t cap = sc->cap_ifnames ? 2 * sc->cap_ifnames : 16;
+		const char **p = realloc(r->ifnames, cap * sizeof(*p));
+
+		if (!p) {
+			sc->oom = true;
+			return;
+		}
+		r->ifnames = p;
+		sc->cap_ifnames = cap;
+	}
+	if (!out->n_ifnames)
+		out->ifname_off = (uint32_t)r->n_ifnames;
+	r->ifnames[r->n_ifnames++] = name;
+	out->n_ifnames++;
+}
 
 static void decide(const struct reconcile_input *in, struct scratch *sc,
 		   const struct obj_service *svc, const struct ip_addr *a, bool external,
@@ -173,14 +199,14 @@ static void decide(const struct reconcile_input *in, struct scratch *sc,
 				out->n_ifnames = 0;
 				break;
 			}
-			for (size_t k = 0;
-			     k < ad->n_ifnames && out->n_ifnames < RECONCILE_MAX_IFNAMES; k++)
-				out->ifnames[out->n_ifnames++] = ad->ifnames[k];
+			/* Contiguous: this address's names are the last added. */
+			for (size_t k = 0; k < ad->n_ifnames; k++)
+				add_ifname(sc, out, ad->ifnames[k]);
 		}
 		return;
 	}
 	out->role = RECONCILE_BACKUP;
-	out->backup_pos = election_position(a, sc->names, n_alive, in->self);
+	out->backup_pos = (uint32_t)election_position(a, sc->names, n_alive, in->self);
 }
 
 int reconcile_run(const struct reconcile_input *in, struct reconcile_result *ret)
@@ -199,6 +225,7 @@ int reconcile_run(const struct reconcile_input *in, struct reconcile_result *ret
 	sc.ready_on = calloc(nn, sizeof(*sc.ready_on));
 	sc.sel = calloc(na, sizeof(*sc.sel));
 	res.addrs = calloc(cap ? cap : 1, sizeof(*res.addrs));
+	sc.res = &res;
 	if (!sc.en || !sc.adv || !sc.idx || !sc.names || !sc.ready_on || !sc.sel || !res.addrs) {
 		free(res.addrs);
 		res.addrs = NULL;
@@ -224,6 +251,10 @@ int reconcile_run(const struct reconcile_input *in, struct reconcile_result *ret
 		res.addrs[k++] = res.addrs[i];
 	}
 	res.n = k;
+	if (sc.oom) {
+		reconcile_result_clear(&res);
+		goto out;
+	}
 	for (i = 0; i < res.n; i++)
 		if (res.addrs[i].role == RECONCILE_OWNER)
 			res.n_owned++;
@@ -243,6 +274,7 @@ out:
 void reconcile_result_clear(struct reconcile_result *r)
 {
 	free(r->addrs);
+	free(r->ifnames);
 	memset(r, 0, sizeof(*r));
 }
 

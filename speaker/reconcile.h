@@ -64,21 +64,25 @@ struct reconcile_input {
 
 struct reconcile_addr {
 	struct ip_addr addr;
-	const struct obj_service *svc; /* borrowed from the input */
+	bool probe;	   /* for RECONCILE_OWNER */
+	uint8_t n_ifnames; /* reconcile_ifnames() */
 	enum reconcile_role role;
-	const char *owner;		/* borrowed node name, or NULL when nobody may */
-	size_t backup_pos;		/* 1-based rank among backups for RECONCILE_BACKUP */
 	enum eligibility_reason reason; /* for RECONCILE_INELIGIBLE */
+	uint32_t backup_pos;		/* 1-based rank among backups for RECONCILE_BACKUP */
+	uint32_t ifname_off;		/* into the result's ifnames */
+	const struct obj_service *svc;	/* borrowed from the input */
+	const char *owner;		/* borrowed node name, or NULL when nobody may */
 	const char *note;		/* for RECONCILE_NOT_HANDLED: static text */
-	bool probe;			/* for RECONCILE_OWNER */
-	const char *ifnames[RECONCILE_MAX_IFNAMES]; /* borrowed from the adverts */
-	size_t n_ifnames;
 };
 
 struct reconcile_result {
 	struct reconcile_addr *addrs; /* sorted by address, distinct */
 	size_t n;
 	size_t n_owned;
+	/* The interfaces of owned addresses, borrowed from the adverts: kept
+	 * apart, as few addresses have any and each may have several. */
+	const char **ifnames;
+	size_t n_ifnames;
 };
 
 /* Computes the result. 0 or -ENOMEM (ret untouched). */
@@ -88,5 +92,12 @@ void reconcile_result_clear(struct reconcile_result *r);
 const struct reconcile_addr *reconcile_find(const struct reconcile_result *r,
 					    const struct ip_addr *a);
 const char *reconcile_role_str(enum reconcile_role r);
+/* The n_ifnames interfaces ra (an entry of r) is to be announced on; none
+ * means the link whose subnet holds the address. */
+static inline const char *const *reconcile_ifnames(const struct reconcile_result *r,
+						   const struct reconcile_addr *ra)
+{
+	return ra->n_ifnames ? r->ifnames + ra->ifname_off : NULL;
+}
 
 #endif

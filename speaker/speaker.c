@@ -64,7 +64,7 @@ struct conflict_rec {
  * result itself borrows strings from informer items that a watch event may
  * free before the next pass. */
 struct last_info {
-	char *ns, *name, *uid, *owner;
+	const char *ns, *name, *uid, *owner; /* one allocation, at ns */
 };
 
 struct speaker {
@@ -431,13 +431,31 @@ static void service_key(const struct obj_service *svc, char *buf, size_t len)
 
 static void info_free(struct last_info *info, size_t n)
 {
-	for (size_t i = 0; info && i < n; i++) {
-		free(info[i].ns);
-		free(info[i].name);
-		free(info[i].uid);
-		free(info[i].owner);
-	}
+	for (size_t i = 0; info && i < n; i++)
+		free((char *)info[i].ns);
 	free(info);
+}
+
+/* Copies the four strings of ra into one allocation. -ENOMEM. */
+static int info_copy(struct last_info *info, const struct reconcile_addr *ra)
+{
+	const char *src[4] = { ra->svc->ns, ra->svc->name, ra->svc->uid, ra->owner };
+	const char **dst[4] = { &info->ns, &info->name, &info->uid, &info->owner };
+	size_t len[4], total = 0;
+	char *p;
+
+	for (int k = 0; k < 4; k++) {
+		len[k] = src[k] ? strlen(src[k]) + 1 : 0;
+		total += len[k];
+	}
+	p = malloc(total);
+	if (!p)
+		return -ENOMEM;
+	for (int k = 0; k < 4; k++) {
+		*dst[k] = src[k] ? memcpy(p, src[k], len[k]) : NULL;
+		p += len[k];
+	}
+	return 0;
 }
 
 /* Makes res self-contained (see struct last_info). -ENOMEM: res untouched. */
@@ -449,14 +467,8 @@ static int info_take(struct reconcile_result *res, struct last_info **ret)
 	if (!info)
 		return -ENOMEM;
 	for (i = 0; i < res->n; i++) {
-		const struct reconcile_addr *ra = &res->addrs[i];
-
-		info[i].ns = strdup(ra->svc->ns);
-		info[i].name = strdup(ra->svc->name);
-		info[i].uid = strdup(ra->svc->uid);
-		info[i].owner = ra->owner ? strdup(ra->owner) : NULL;
-		if (!info[i].ns || !info[i].name || !info[i].uid || (ra->owner && !info[i].owner)) {
-			info_free(info, i + 1);
+		if (info_copy(&info[i], &res->addrs[i]) < 0) {
+			info_free(info, i);
 			return -ENOMEM;
 		}
 	}
@@ -464,8 +476,10 @@ static int info_take(struct reconcile_result *res, struct last_info **ret)
 		res->addrs[i].svc = NULL;
 		res->addrs[i].owner = info[i].owner;
 		res->addrs[i].n_ifnames = 0;
-		memset(res->addrs[i].ifnames, 0, sizeof(res->addrs[i].ifnames));
 	}
+	free(res->ifnames); /* borrowed from adverts a watch event may free */
+	res->ifnames = NULL;
+	res->n_ifnames = 0;
 	*ret = info;
 	return 0;
 }
@@ -555,7 +569,7 @@ static void do_reconcile(struct speaker *s)
 			continue;
 		claims[n] = (struct l2_claim){ .addr = ra->addr,
 					       .probe = ra->probe,
-					       .ifnames = ra->ifnames,
+					       .ifnames = reconcile_ifnames(&res, ra),
 					       .n_ifnames = ra->n_ifnames };
 		owned[n++] = ra->addr;
 		if (!prev || prev->role != RECONCILE_OWNER) {
@@ -1813,7 +1827,7 @@ void speaker_status(struct speaker *s, json_t *reply)
 			snprintf(role, sizeof(role), "owner");
 			break;
 		case RECONCILE_BACKUP:
-			snprintf(role, sizeof(role), "backup #%zu", ra->backup_pos);
+			snprintf(role, sizeof(role), "backup #%u", (unsigned)ra->backup_pos);
 			break;
 		default:
 			snprintf(role, sizeof(role), "%s", reconcile_role_str(ra->role));

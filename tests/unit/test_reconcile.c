@@ -321,7 +321,7 @@ static void test_node_selectors_interfaces_and_probe(void **state)
 	assert_int_equal(ra->role, RECONCILE_OWNER);
 	assert_true(ra->probe);
 	assert_int_equal(ra->n_ifnames, 1);
-	assert_string_equal(ra->ifnames[0], "eth0");
+	assert_string_equal(reconcile_ifnames(&r, ra)[0], "eth0");
 	reconcile_result_clear(&r);
 	w.announced = true;
 	run(&w, "n3", &r);
@@ -459,7 +459,7 @@ static void test_named_interfaces_do_not_ask_can_announce(void **state)
 		ra = find(&r, "192.0.2.200");
 		if (ra->role == RECONCILE_OWNER) {
 			assert_int_equal(ra->n_ifnames, 1);
-			assert_string_equal(ra->ifnames[0], "eth0");
+			assert_string_equal(reconcile_ifnames(&r, ra)[0], "eth0");
 		}
 		reconcile_result_clear(&r);
 	}
