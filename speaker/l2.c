@@ -44,17 +44,16 @@ struct l2_if {
 
 struct l2_entry {
 	struct rb_node node;
-	struct l2 *l2;
 	struct ip_addr addr;
+	bool probe;
+	uint8_t n_ifs;
+	uint32_t due_pos; /* 1 + index in l2->due, 0 when no tick is due */
+	unsigned gen;
 	struct announce ann;
-	struct loop_timer *timer;
 	struct l2_if *ifs[L2_MAX_IF];
-	size_t n_ifs;
 	const char *why_no_interface;
 	char **ifnames;
 	size_t n_ifnames;
-	bool probe;
-	unsigned gen;
 };
 
 struct l2 {
@@ -73,6 +72,13 @@ struct l2 {
 	struct sock_filter *arp_prog;
 	size_t arp_prog_len;
 	bool arp_dirty;
+	/* Claims with a tick due (probe, burst, refresh), a min-heap on
+	 * ann.next_us under one loop timer: a timer per claim would cost more
+	 * than the claim. Room for every claim is reserved in advance, so
+	 * scheduling never fails. */
+	struct l2_entry **due;
+	size_t n_due, cap_due, n_entries;
+	struct loop_timer *timer;
 };
 
 static int entry_cmp(const struct rb_node *a, const struct rb_node *b)
@@ -348,16 +354,95 @@ static void send_on(struct l2 *l2, struct l2_entry *e, bool probe)
 	}
 }
 
+/* ---- the due heap ---- */
+
+static void due_place(struct l2 *l2, size_t i, struct l2_entry *e)
+{
+	l2->due[i] = e;
+	e->due_pos = (uint32_t)(i + 1);
+}
+
+static void due_up(struct l2 *l2, size_t i)
+{
+	struct l2_entry *e = l2->due[i];
+
+	while (i > 0) {
+		size_t parent = (i - 1) / 2;
+
+		if (l2->due[parent]->ann.next_us <= e->ann.next_us)
+			break;
+		due_place(l2, i, l2->due[parent]);
+		i = parent;
+	}
+	due_place(l2, i, e);
+}
+
+static void due_down(struct l2 *l2, size_t i)
+{
+	struct l2_entry *e = l2->due[i];
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= l2->n_due)
+			break;
+		if (c + 1 < l2->n_due && l2->due[c + 1]->ann.next_us < l2->due[c]->ann.next_us)
+			c++;
+		if (e->ann.next_us <= l2->due[c]->ann.next_us)
+			break;
+		due_place(l2, i, l2->due[c]);
+		i = c;
+	}
+	due_place(l2, i, e);
+}
+
+static void due_arm(struct l2 *l2)
+{
+	if (l2->n_due)
+		loop_timer_arm_at(l2->timer, l2->due[0]->ann.next_us);
+	else
+		loop_timer_disarm(l2->timer);
+}
+
+static void due_remove(struct l2 *l2, struct l2_entry *e)
+{
+	size_t i;
+
+	if (!e->due_pos)
+		return;
+	i = e->due_pos - 1;
+	e->due_pos = 0;
+	if (--l2->n_due != i) {
+		struct l2_entry *last = l2->due[l2->n_due];
+
+		due_place(l2, i, last);
+		due_up(l2, i);
+		due_down(l2, last->due_pos - 1);
+	}
+}
+
+/* Puts e where its ann.next_us says (out when 0). Room is reserved. */
+static void due_update(struct l2 *l2, struct l2_entry *e)
+{
+	if (!e->ann.next_us) {
+		due_remove(l2, e);
+	} else if (!e->due_pos) {
+		due_place(l2, l2->n_due++, e);
+		due_up(l2, l2->n_due - 1);
+	} else {
+		due_up(l2, e->due_pos - 1);
+		due_down(l2, e->due_pos - 1);
+	}
+}
+
 static void entry_act(struct l2 *l2, struct l2_entry *e, unsigned acts)
 {
 	if (acts & ANNOUNCE_SEND_PROBE)
 		send_on(l2, e, true);
 	if (acts & ANNOUNCE_SEND_ANNOUNCE)
 		send_on(l2, e, false);
-	if (e->ann.next_us)
-		loop_timer_arm_at(e->timer, e->ann.next_us);
-	else
-		loop_timer_disarm(e->timer);
+	due_update(l2, e);
+	due_arm(l2);
 	if (acts & ANNOUNCE_REPORT_CONFLICT) {
 		l2->stats.conflicts++;
 		if (l2->cb.conflict)
@@ -365,12 +450,21 @@ static void entry_act(struct l2 *l2, struct l2_entry *e, unsigned acts)
 	}
 }
 
-static void on_entry_timer(struct loop_timer *t, void *userdata)
+static void on_due_timer(struct loop_timer *t, void *userdata)
 {
-	struct l2_entry *e = userdata;
+	struct l2 *l2 = userdata;
+	uint64_t now = loop_now_us();
+	/* Each due claim once per wakeup: a tick always moves next_us past
+	 * now, but a bound keeps one wakeup's work finite regardless. */
+	size_t budget = l2->n_due;
 
 	(void)t;
-	entry_act(e->l2, e, announce_tick(&e->ann, &e->l2->cfg, loop_now_us()));
+	while (budget-- && l2->n_due && l2->due[0]->ann.next_us <= now) {
+		struct l2_entry *e = l2->due[0];
+
+		entry_act(l2, e, announce_tick(&e->ann, &l2->cfg, now));
+	}
+	due_arm(l2);
 }
 
 /* ---- receiving ---- */
@@ -505,9 +599,8 @@ static void entry_free(struct l2 *l2, struct l2_entry *e)
 	announce_release(&e->ann);
 	for (size_t i = 0; i < e->n_ifs; i++)
 		if_unref(e->ifs[i], &e->addr);
-	loop_timer_free(e->timer);
+	due_remove(l2, e);
 	free_names(e->ifnames, e->n_ifnames);
-	(void)l2;
 	free(e);
 }
 
@@ -553,6 +646,11 @@ struct l2 *l2_new(struct loop *l, struct iface_monitor *ifaces, const struct ann
 	l2->userdata = userdata;
 	l2->arp_dirty = true; /* the first claims choose the ARP filter */
 	rb_init(&l2->claims);
+	l2->timer = loop_timer_new(l, on_due_timer, l2);
+	if (!l2->timer) {
+		free(l2);
+		return NULL;
+	}
 	return l2;
 }
 
@@ -569,6 +667,8 @@ void l2_free(struct l2 *l2)
 	while (l2->ifs)
 		if_close(l2->ifs);
 	free(l2->arp_prog);
+	free(l2->due);
+	loop_timer_free(l2->timer);
 	free(l2);
 }
 
@@ -582,6 +682,18 @@ int l2_set_claims(struct l2 *l2, const struct l2_claim *claims, size_t n)
 
 	if (n && !fresh)
 		return -ENOMEM;
+	/* Room in the due heap for every claim there may be after this call. */
+	if (l2->n_entries + n > l2->cap_due) {
+		size_t cap = l2->n_entries + n;
+		struct l2_entry **due = realloc(l2->due, cap * sizeof(*due));
+
+		if (!due) {
+			free(fresh);
+			return -ENOMEM;
+		}
+		l2->due = due;
+		l2->cap_due = cap;
+	}
 	/* First allocate everything new, so that failure changes nothing. */
 	for (size_t i = 0; i < n; i++) {
 		struct l2_entry *e = entry_find(l2, &claims[i].addr);
@@ -589,19 +701,18 @@ int l2_set_claims(struct l2 *l2, const struct l2_claim *claims, size_t n)
 		if (e)
 			continue;
 		e = calloc(1, sizeof(*e));
-		if (!e || copy_names(claims[i].ifnames, claims[i].n_ifnames, &e->ifnames) < 0 ||
-		    !(e->timer = loop_timer_new(l2->loop, on_entry_timer, e))) {
+		if (!e || copy_names(claims[i].ifnames, claims[i].n_ifnames, &e->ifnames) < 0) {
 			if (e)
 				free_names(e->ifnames, claims[i].n_ifnames);
 			free(e);
 			for (size_t j = 0; j < n_fresh; j++) {
 				rb_remove(&l2->claims, &fresh[j]->node);
+				l2->n_entries--;
 				entry_free(l2, fresh[j]);
 			}
 			free(fresh);
 			return -ENOMEM;
 		}
-		e->l2 = l2;
 		e->addr = claims[i].addr;
 		e->n_ifnames = claims[i].n_ifnames;
 		e->probe = claims[i].probe;
@@ -611,6 +722,7 @@ int l2_set_claims(struct l2 *l2, const struct l2_claim *claims, size_t n)
 			entry_free(l2, e);
 			continue;
 		}
+		l2->n_entries++;
 		fresh[n_fresh++] = e;
 		l2->arp_dirty |= e->addr.family == AF_INET;
 	}
@@ -634,6 +746,7 @@ int l2_set_claims(struct l2 *l2, const struct l2_claim *claims, size_t n)
 		if (e->gen != gen) {
 			l2->arp_dirty |= e->addr.family == AF_INET;
 			rb_remove(&l2->claims, node);
+			l2->n_entries--;
 			entry_free(l2, e);
 		}
 	}

@@ -496,12 +496,57 @@ static void test_arp_filter_refused_by_the_kernel_falls_back_to_all_arp(void **s
 	assert_int_equal(fclose(f), 0);
 }
 
+/* Many claims share one timer: each gets its own probes and announcements
+ * in order, and a claim released halfway through its schedule sends nothing
+ * more while the others finish theirs. */
+static void test_many_claims_keep_their_own_schedules(void **state)
+{
+	struct announce_cfg cfg = fast_cfg();
+	struct cb_log log = { 0 };
+	struct l2 *l2 = start(&cfg, &log);
+	struct l2_claim claims[30];
+	struct l2_status st;
+	uint64_t end;
+
+	(void)state;
+	for (int i = 0; i < 30; i++) {
+		char buf[32];
+
+		snprintf(buf, sizeof(buf), "192.0.2.%d", 100 + i);
+		claims[i] = (struct l2_claim){ .addr = ip(buf), .probe = i % 2 == 0 };
+	}
+	assert_int_equal(l2_set_claims(l2, claims, 30), 0);
+	/* Each claim sent its first frame at once: a probe or a GARP. */
+	assert_int_equal(l2_stats(l2)->probes_sent, 15);
+	assert_int_equal(l2_stats(l2)->announcements_sent, 15);
+	/* The last 10 go while every schedule is still running. */
+	assert_int_equal(l2_set_claims(l2, claims, 20), 0);
+	end = loop_now_us() + 3000000;
+	while (l2_stats(l2)->announcements_sent < 5 + 20 * 2 && loop_now_us() < end)
+		loop_run_once(loop, 5);
+	pump_ms(100);
+	/* 2 probes for each of the 10 probing claims kept, 1 for each of the 5
+	 * released; 2 announcements for each claim kept, 1 for each of the 5
+	 * released non-probing ones. */
+	assert_int_equal(l2_stats(l2)->probes_sent, 10 * 2 + 5);
+	assert_int_equal(l2_stats(l2)->announcements_sent, 20 * 2 + 5);
+	for (int i = 0; i < 30; i++) {
+		bool claimed = l2_status(l2, &claims[i].addr, &st);
+
+		assert_int_equal(claimed, i < 20);
+		if (claimed)
+			assert_int_equal(st.state, ANNOUNCE_ACTIVE);
+	}
+	l2_free(l2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_claim_sends_gratuitous_arp_and_unsolicited_na),
 		cmocka_unit_test(test_requests_are_answered_for_claimed_addresses_only),
 		cmocka_unit_test(test_probe_claim_probes_before_announcing),
+		cmocka_unit_test(test_many_claims_keep_their_own_schedules),
 		cmocka_unit_test(test_foreign_announcement_is_reported_and_conflict_withdraws),
 		cmocka_unit_test(test_malformed_frames_are_counted_and_answers_go_on),
 		cmocka_unit_test(test_arp_filter_passes_frames_about_claims_only),
