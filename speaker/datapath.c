@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <linux/netfilter.h>
 #include <linux/rtnetlink.h>
 #include <nftables/libnftables.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "krt.h"
+#include "nft_dl.h"
 
 /* ---- sets of entries ---- */
 
@@ -532,6 +534,8 @@ static int nft_run(struct datapath *d, const char *cmd, unsigned flags, const ch
 	size_t len;
 	int r;
 
+	if (datapath_prepare(d, NULL) < 0)
+		return -EIO;
 	nft_ctx_output_set_flags(d->nft, flags);
 	r = nft_run_cmd_from_buffer(d->nft, cmd);
 	out = nft_ctx_get_output_buffer(d->nft);
@@ -548,6 +552,23 @@ static int nft_run(struct datapath *d, const char *cmd, unsigned flags, const ch
 	return 0;
 }
 
+int datapath_prepare(struct datapath *d, const char **ret_err)
+{
+	if (d->nft)
+		return 0;
+	d->nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	if (!d->nft || nft_ctx_buffer_output(d->nft) || nft_ctx_buffer_error(d->nft)) {
+		nft_ctx_free(d->nft);
+		d->nft = NULL;
+		snprintf(d->err, sizeof(d->err),
+			 "cannot create an nftables context (is libnftables.so.1 installed?)");
+		if (ret_err)
+			*ret_err = d->err;
+		return -ENOENT;
+	}
+	return 0;
+}
+
 int datapath_open(struct datapath **ret)
 {
 	struct datapath *d = calloc(1, sizeof(*d));
@@ -555,11 +576,6 @@ int datapath_open(struct datapath **ret)
 
 	if (!d)
 		return -ENOMEM;
-	d->nft = nft_ctx_new(NFT_CTX_DEFAULT);
-	if (!d->nft || nft_ctx_buffer_output(d->nft) || nft_ctx_buffer_error(d->nft)) {
-		datapath_free(d);
-		return -ENOMEM;
-	}
 	r = krt_open(&d->krt);
 	if (r < 0) {
 		datapath_free(d);
@@ -874,7 +890,12 @@ int datapath_check(struct datapath *d, bool *ret_repaired, const char **ret_err)
 int datapath_remove_all(struct datapath *d, const char **ret_err)
 {
 	struct krt_sync_stats st;
-	int r = nft_run(d, CMD_REMOVE, 0, NULL), r2;
+	/* Asked first without libnftables: with --datapath=off there is
+	 * normally nothing to remove, and then the library stays unloaded. */
+	int r = nft_table_exists(NFPROTO_INET, DATAPATH_TABLE), r2;
+
+	if (r != 0)
+		r = nft_run(d, CMD_REMOVE, 0, NULL);
 
 	free(d->entries);
 	d->entries = NULL;

@@ -115,8 +115,12 @@ struct datapath_count {
 	uint64_t packets, bytes; /* monotonic across re-applies */
 };
 
-/* A libnftables context and a route socket. 0 or -errno. */
+/* A route socket; the libnftables context comes with the first nftables
+ * command (datapath_prepare). 0 or -errno. */
 int datapath_open(struct datapath **ret);
+/* Loads libnftables and makes the context now, so that a missing library
+ * shows at start. 0, or -ENOENT and the reason in *ret_err (may be NULL). */
+int datapath_prepare(struct datapath *d, const char **ret_err);
 /* Frees; leaves the kernel as it is (datapath_remove_all first). */
 void datapath_free(struct datapath *d);
 /* Makes the table and the local routes match entries[0..n) (copied and

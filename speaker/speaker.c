@@ -785,7 +785,13 @@ static int datapath_start(struct speaker *s)
 		return 0;
 	}
 	if (r < 0) {
-		log_error("datapath", "cannot open nftables and rtnetlink", LF_ERR(r));
+		log_error("datapath", "cannot open rtnetlink", LF_ERR(r));
+		return r;
+	}
+	r = datapath_prepare(d, &why);
+	if (r < 0) {
+		log_error("datapath", "cannot use nftables", LF_STR("why", why), LF_ERR(r));
+		datapath_free(d);
 		return r;
 	}
 	s->dp = d;

@@ -36,6 +36,13 @@ l2_speakers_start
 l2_wait_ready 15
 check "every speaker becomes ready" $?
 
+# The lab's speakers run with --datapath=off (the default) and find no
+# table of an earlier run: libnftables is never loaded (speaker/nft_dl.c).
+maps=$(grep -l libnftables /proc/"${L2_SPK_PID[node1]}"/maps /proc/"${L2_SPK_PID[node2]}"/maps \
+	/proc/"${L2_SPK_PID[node3]}"/maps 2>&1)
+[ -z "$maps" ]
+check "with --datapath=off and nothing to clean up, no speaker maps libnftables" $? "$maps"
+
 owner=$(l2_wait_owner $IP4 10)
 check "the three speakers agree on the owner of $IP4 ($owner)" $? "owner=$owner"
 owner6=$(l2_wait_owner $IP6 10)
