@@ -64,8 +64,12 @@ for i in $(seq 1 50); do
 	sleep 0.1
 done
 
+# The captures run under `ip netns exec` itself, not through the lab_exec
+# function: a backgrounded function is a subshell, so $! would be that
+# subshell, and killing it would leave tcpdump writing the file while tshark
+# reads it.
 CAP=$LAB_DIR/client.pcap
-lab_exec client tcpdump -i eth0 -U -w "$CAP" "host $IP4" 2>/dev/null &
+ip netns exec "$(lab_ns client)" tcpdump -i eth0 -U -w "$CAP" "host $IP4" 2>/dev/null &
 TCPDUMP=$!
 sleep 0.5
 
@@ -102,10 +106,52 @@ nfrom=$(tshark -r "$CAP" -Y "ip.src == $IP4 && (tcp.srcport == 80 || udp.srcport
 [ "$bad" = 0 ] && [ "$nfrom" -ge $((N_CONN * 3)) ]
 check "every reply on the wire comes from $IP4 port 80 ($nfrom packets, none from another port)" $? \
 	"$from"
-csum=$(tshark -r "$CAP" -o tcp.check_checksum:TRUE -o udp.check_checksum:TRUE \
-	-Y "ip.src == $IP4 && (tcp.checksum.status == 0 || udp.checksum.status == 0)" 2>/dev/null | grep -c .)
-[ "$csum" = 0 ]
-check "no reply carries a bad TCP or UDP checksum after the port rewrite" $? "$csum bad"
+# A TCP checksum of 0xffff where the sum comes to 0x0000 is not bad: 0xffff
+# and 0x0000 are the two encodings of zero in ones' complement, and every
+# receiver, which sums the segment with its checksum field, accepts both.
+# tshark nevertheless marks it bad ("should be 0x0000, see RFC 1624": a
+# checksum computed from scratch is never 0xffff). The kernel writes it: nft's
+# payload statement (ironlb's `tcp sport set`) updates the checksum
+# incrementally and turns a result of 0 into 0xffff for every protocol (as
+# UDP needs, where 0 means "no checksum"), so about one reply in 65536 leaves
+# a real wire that way too. Only that exact pair is let through; any other
+# wrong value still fails.
+CSUM_NEG0="ip.src == $IP4 && tcp.checksum == 0xffff && tcp.checksum_calculated == 0x0000"
+CSUM_BAD="ip.src == $IP4 && ((tcp.checksum.status == 0 && !($CSUM_NEG0)) || udp.checksum.status == 0)"
+csum_tshark() { tshark -r "$CAP" -o tcp.check_checksum:TRUE -o udp.check_checksum:TRUE "$@" 2>/dev/null; }
+# csum_explain: the offending frames, one line each, then decoded (IP, TCP,
+# UDP, ICMP only), then every frame of their TCP streams / UDP flows, so
+# that a failure shows what the packet was (flags, retransmission, RST ...).
+csum_explain() {
+	local f=(-T fields -E separator='|' -e frame.number -e frame.time_relative -e ip.src
+		-e ip.dst -e ip.id -e ip.ttl -e ip.len -e _ws.col.Protocol -e tcp.srcport -e tcp.dstport
+		-e tcp.flags.str -e tcp.seq_raw -e tcp.ack_raw -e tcp.len -e tcp.checksum
+		-e tcp.checksum.status -e udp.srcport -e udp.dstport -e udp.length -e udp.checksum
+		-e udp.checksum.status -e _ws.col.Info)
+	local streams udps
+	echo "frame|time|src|dst|ip.id|ttl|ip.len|proto|tcp.sport|tcp.dport|flags|seq|ack|tcp.len|tcp.csum|status|udp.sport|udp.dport|udp.len|udp.csum|status|info"
+	csum_tshark -Y "$CSUM_BAD" "${f[@]}" | head -n 20
+	csum_tshark -Y "$CSUM_BAD" -V -O ip,tcp,udp,icmp |
+		grep -vE 'Expert Info|Severity level|Group: |Reserved|Differentiated|Codepoint|Congestion Notification' |
+		head -n 240
+	streams=$(csum_tshark -Y "$CSUM_BAD && tcp" -T fields -e tcp.stream | sort -u | head -n 5 |
+		sed 's/^/tcp.stream == /' | paste -sd '|' | sed 's/|/ || /g')
+	udps=$(csum_tshark -Y "$CSUM_BAD && udp" -T fields -e udp.stream | sort -u | head -n 5 |
+		sed 's/^/udp.stream == /' | paste -sd '|' | sed 's/|/ || /g')
+	[ -n "$streams$udps" ] || return 0
+	echo "--- every frame of those streams/flows:"
+	csum_tshark -Y "${streams:-}${streams:+${udps:+ || }}${udps:-}" "${f[@]}" | head -n 60
+}
+csum=$(csum_tshark -Y "$CSUM_BAD" | grep -c .)
+neg0=$(csum_tshark -Y "$CSUM_NEG0" -T fields -e frame.number | paste -sd ' ')
+[ -z "$neg0" ] || echo "# TCP checksum 0xffff for 0x0000 (valid: both are zero in ones' complement) in frame(s) $neg0"
+if [ "$csum" = 0 ]; then
+	ok "no reply carries a bad TCP or UDP checksum after the port rewrite"
+else
+	mapfile -t csum_why < <(csum_explain)
+	not_ok "no reply carries a bad TCP or UDP checksum after the port rewrite" "$csum bad" \
+		"${csum_why[@]}"
+fi
 
 # SCTP: this kernel has no SCTP sockets, so the check is on the packet
 # itself. INITs from a raw socket on the client to $IP4:80, one with a valid
@@ -132,24 +178,31 @@ s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 132)
 s.sendto(pkt, (sys.argv[1], 0))
 EOF
 }
+# queue-threshold 1: without it NFLOG batches packets and hands them to
+# tcpdump only after 1 s (or 100 packets).
 lab_exec "$owner" nft -f - <<EOF
 table inet ilbtest {
 	chain seen { type filter hook prerouting priority -250; policy accept;
-		ip daddr $IP4 meta l4proto sctp log group 7
+		ip daddr $IP4 meta l4proto sctp log group 7 queue-threshold 1
 	}
 	chain before { type filter hook prerouting priority -350; policy accept;
-		ip daddr $IP4 meta l4proto sctp log group 6
+		ip daddr $IP4 meta l4proto sctp log group 6 queue-threshold 1
 	}
 }
 EOF
-lab_exec "$owner" tcpdump -i nflog:6 -U -w "$LAB_DIR/sctp-before.pcap" 2>/dev/null &
+ip netns exec "$(lab_ns "$owner")" tcpdump -i nflog:6 -U -w "$LAB_DIR/sctp-before.pcap" 2>/dev/null &
 TCPDUMP=$!
-lab_exec "$owner" tcpdump -i nflog:7 -U -w "$LAB_DIR/sctp-after.pcap" 2>/dev/null &
+ip netns exec "$(lab_ns "$owner")" tcpdump -i nflog:7 -U -w "$LAB_DIR/sctp-after.pcap" 2>/dev/null &
 TCPDUMP2=$!
 sleep 0.5
 sctp_init 80 0
 sctp_init 80 1
-sleep 0.5
+for i in $(seq 1 30); do
+	[ "$(tcpdump -r "$LAB_DIR/sctp-before.pcap" 2>/dev/null | grep -c .)" -ge 2 ] &&
+		[ "$(tcpdump -r "$LAB_DIR/sctp-after.pcap" 2>/dev/null | grep -c .)" -ge 2 ] && break
+	sleep 0.1
+done
+sleep 0.2
 kill "$TCPDUMP" "$TCPDUMP2" 2>/dev/null
 wait "$TCPDUMP" "$TCPDUMP2" 2>/dev/null
 lab_exec "$owner" nft delete table inet ilbtest

@@ -81,7 +81,7 @@ for i in $(seq 1 50); do
 done
 
 CAP=$LAB_DIR/client.pcap
-lab_exec client tcpdump -i eth0 -U -w "$CAP" "host $V6 or host $NONP4 or host $NONP6 or host $EXT4 or host $SOCK4 or host $SOCK6" 2>/dev/null &
+ip netns exec "$(lab_ns client)" tcpdump -i eth0 -U -w "$CAP" "host $V6 or host $NONP4 or host $NONP6 or host $EXT4 or host $SOCK4 or host $SOCK6" 2>/dev/null &
 TCPDUMP=$!
 sleep 0.5
 
@@ -129,10 +129,18 @@ all=$(tshark -r "$CAP" -Y "ip.src == $NONP4 || ip.src == $EXT4 || ip.src == $SOC
 [ -z "$bad" ] && [ "$all" -ge 300 ]
 check "every TCP/UDP reply on the wire comes from the announced address and the Service port ($all packets)" $? \
 	"$bad"
+# A TCP checksum of 0xffff where the sum comes to 0x0000 is valid (both are
+# zero in ones' complement) though tshark flags it: nft's incremental update
+# after the port rewrite writes it for about one packet in 65536 (see
+# datapath_l2.sh). Any other wrong value fails.
+csum_bad="(tcp.checksum.status == 0 && !(tcp.checksum == 0xffff && tcp.checksum_calculated == 0x0000)) || udp.checksum.status == 0"
 csum=$(tshark -r "$CAP" -o tcp.check_checksum:TRUE -o udp.check_checksum:TRUE \
-	-Y "tcp.checksum.status == 0 || udp.checksum.status == 0" 2>/dev/null | grep -c .)
+	-Y "$csum_bad" 2>/dev/null | grep -c .)
 [ "$csum" = 0 ]
-check "no packet on the client's wire has a bad TCP or UDP checksum" $? "$csum bad"
+check "no packet on the client's wire has a bad TCP or UDP checksum" $? "$csum bad" \
+	"$(tshark -r "$CAP" -o tcp.check_checksum:TRUE -o udp.check_checksum:TRUE -Y "$csum_bad" \
+		-T fields -e frame.number -e ip.src -e ipv6.src -e tcp.srcport -e tcp.dstport -e tcp.flags.str \
+		-e tcp.checksum -e tcp.checksum_calculated -e udp.srcport -e udp.checksum 2>/dev/null | head -n 20)"
 
 st=$(l2_ctl "${own[$NONP6]}" status)
 grep -q "datapath: tcp \[$NONP6\]:80 -> ClusterIP \[$nonp6\]:80" <<<"$st" &&
