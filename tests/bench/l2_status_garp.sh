@@ -42,7 +42,7 @@ lab_up 3 || exit 1
 lab_api_start || exit 1
 l2_objects_apply && l2_service_create web $IP || exit 1
 CAP=$LAB_DIR/status.pcap
-lab_exec client tcpdump -i eth0 -U -w "$CAP" arp 2>/dev/null &
+ip netns exec "$(lab_ns client)" tcpdump -i eth0 -U -w "$CAP" arp 2>/dev/null &
 TCPDUMP=$!
 l2_speakers_start --probe-count "$L2_PROBE_COUNT"
 l2_wait_ready 20 || {

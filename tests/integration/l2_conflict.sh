@@ -32,7 +32,7 @@ l2_wait_ready 15
 check "every speaker becomes ready" $?
 
 CAP=$LAB_DIR/conflict.pcap
-lab_exec client tcpdump -i eth0 -U -w "$CAP" arp 2>/dev/null &
+ip netns exec "$(lab_ns client)" tcpdump -i eth0 -U -w "$CAP" arp 2>/dev/null &
 TCPDUMP=$!
 sleep 0.5
 l2_service_create clash $IP

@@ -28,7 +28,7 @@ check "objects applied with kubectl (CRDs, Nodes, pool, L2Advertisement, Service
 l2_servers_start $IP4 $IP6
 
 CAP=$LAB_DIR/start.pcap
-lab_exec client tcpdump -i eth0 -U -w "$CAP" 'arp or icmp6' 2>/dev/null &
+ip netns exec "$(lab_ns client)" tcpdump -i eth0 -U -w "$CAP" 'arp or icmp6' 2>/dev/null &
 TCPDUMP=$!
 sleep 0.5
 

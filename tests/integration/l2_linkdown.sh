@@ -96,7 +96,7 @@ check "objects applied with kubectl" $?
 l2_servers_start $IP
 
 CAP=$LAB_DIR/linkdown.pcap
-lab_exec client tcpdump -i eth0 -U -w "$CAP" arp 2>/dev/null &
+ip netns exec "$(lab_ns client)" tcpdump -i eth0 -U -w "$CAP" arp 2>/dev/null &
 TCPDUMP=$!
 sleep 0.3
 

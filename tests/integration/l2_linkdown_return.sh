@@ -40,7 +40,7 @@ for i in "${!ADDRS[@]}"; do l2_service_create "web$i" "${ADDRS[$i]}" || ok=1; do
 check "objects applied with kubectl (${#ADDRS[@]} Services)" $ok
 l2_servers_start "${ADDRS[@]}"
 CAP=$LAB_DIR/return.pcap
-lab_exec client tcpdump -i eth0 -U -w "$CAP" arp 2>/dev/null &
+ip netns exec "$(lab_ns client)" tcpdump -i eth0 -U -w "$CAP" arp 2>/dev/null &
 TCPDUMP=$!
 l2_speakers_start
 l2_wait_ready 15

@@ -39,6 +39,7 @@ lab_log() { echo "lab: $*" >&2; }
 
 lab_init() {
 	LAB_ID=ilb$$
+	LAB_PLUG_N=0
 	LAB_DIR=$(mktemp -d /tmp/ironlb-lab.XXXXXX)
 	LAB_NODES=()
 	LAB_NS=()
@@ -75,17 +76,23 @@ lab_add_ns() {
 }
 
 # Connects namespace WHO to bridge BR in the switch namespace with a veth
-# pair; the WHO end is named IFNAME.
+# pair; the WHO end is named IFNAME. The pair's names are unique on the
+# machine: this lab's id, a separator (so that lab 1386's 11th pair is not
+# lab 13861's 1st), and a count.
 lab_plug() {
 	local who=$1 br=$2 ifname=$3 a b
-	a=v${LAB_ID#ilb}$RANDOM
-	b=p${LAB_ID#ilb}$RANDOM
+	LAB_PLUG_N=$((${LAB_PLUG_N:-0} + 1))
+	a=v${LAB_ID#ilb}x$LAB_PLUG_N
+	b=p${LAB_ID#ilb}x$LAB_PLUG_N
 	ip link add "$a" type veth peer name "$b" || return 1
-	ip link set "$a" netns "$(lab_ns "$who")"
-	ip link set "$b" netns "$(lab_ns sw)"
-	lab_exec "$who" ip link set "$a" name "$ifname"
-	lab_exec sw ip link set "$b" master "$br" up
-	lab_exec "$who" ip link set "$ifname" up
+	ip link set "$a" netns "$(lab_ns "$who")" &&
+		ip link set "$b" netns "$(lab_ns sw)" &&
+		lab_exec "$who" ip link set "$a" name "$ifname" &&
+		lab_exec sw ip link set "$b" master "$br" up &&
+		lab_exec "$who" ip link set "$ifname" up && return 0
+	# A pair left in this namespace would outlive the lab.
+	ip link del "$a" 2>/dev/null
+	return 1
 }
 
 lab_up() {
@@ -100,11 +107,11 @@ lab_up() {
 	lab_exec sw ip link set br-mgmt up
 
 	lab_add_ns api || return 1
-	lab_plug api br-mgmt mgmt0
+	lab_plug api br-mgmt mgmt0 || return 1
 	lab_exec api ip addr add "$LAB_API_ADDR/24" dev mgmt0
 
 	lab_add_ns client || return 1
-	lab_plug client br-data eth0
+	lab_plug client br-data eth0 || return 1
 	lab_exec client ip addr add "$LAB_DATA4_PREFIX.100/24" dev eth0
 	lab_exec client ip addr add "$LAB_DATA6_PREFIX::100/64" dev eth0 nodad
 
@@ -120,8 +127,8 @@ lab_up() {
 lab_add_node() {
 	local name=$1 host=$2
 	lab_add_ns "$name" || return 1
-	lab_plug "$name" br-data eth0
-	lab_plug "$name" br-mgmt mgmt0
+	lab_plug "$name" br-data eth0 || return 1
+	lab_plug "$name" br-mgmt mgmt0 || return 1
 	lab_exec "$name" ip addr add "$LAB_DATA4_PREFIX.$host/24" dev eth0
 	lab_exec "$name" ip addr add "$LAB_DATA6_PREFIX::$host/64" dev eth0 nodad
 	lab_exec "$name" ip addr add "$LAB_MGMT_PREFIX.$host/24" dev mgmt0
