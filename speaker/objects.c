@@ -919,6 +919,25 @@ bool obj_lease_can_announce(const struct obj_lease *l, const struct ip_addr *a)
 	return false;
 }
 
+bool obj_lease_same_but_renewal(const struct obj_lease *a, const struct obj_lease *b)
+{
+	if (!a || !b || strcmp(a->holder, b->holder) != 0 || a->has_hb != b->has_hb ||
+	    a->duration_s != b->duration_s || a->n_macs != b->n_macs ||
+	    a->has_prefixes != b->has_prefixes || a->n_prefixes != b->n_prefixes ||
+	    a->prefixes_why != b->prefixes_why)
+		return false;
+	if (a->has_hb && (a->hb_len != b->hb_len || memcmp(&a->hb, &b->hb, a->hb_len) != 0))
+		return false;
+	for (size_t i = 0; i < a->n_macs; i++)
+		if (memcmp(a->macs[i], b->macs[i], 6) != 0)
+			return false;
+	for (size_t i = 0; i < a->n_prefixes; i++)
+		if (a->prefixes[i].len != b->prefixes[i].len ||
+		    !ip_equal(&a->prefixes[i].addr, &b->prefixes[i].addr))
+			return false;
+	return true;
+}
+
 int obj_lease_decode(json_t *obj, void *ud, void **ret_item, const char **ret_why)
 {
 	struct obj_lease *l = NULL;

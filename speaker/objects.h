@@ -161,6 +161,9 @@ int obj_parse_time(const char *s, uint64_t *ret_us);
  * true when a lies in one of its prefixes, and when nothing is known (no
  * Lease, no or malformed "prefixes"). */
 bool obj_lease_can_announce(const struct obj_lease *l, const struct ip_addr *a);
+/* Whether b differs from a at most in its renewal time: the same holder,
+ * duration, heartbeat address, MACs and prefixes. NULL: false. */
+bool obj_lease_same_but_renewal(const struct obj_lease *a, const struct obj_lease *b);
 
 /* Whether pool p contains a. */
 bool obj_pool_contains(const struct obj_pool *p, const struct ip_addr *a);

@@ -39,7 +39,12 @@
 
 #define LEASE_DURATION_S 10
 #define LEASE_RENEW_US 2000000
-#define RESYNC_US 1000000
+/* A pass follows every event that changes an input. Without events the
+ * next pass comes when a time-based input changes (a step-down hold ends, a
+ * peer's Lease goes stale), at the latest RESYNC_MAX_US after the last one;
+ * RESYNC_RETRY_US after a pass that could not run. */
+#define RESYNC_MAX_US 10000000
+#define RESYNC_RETRY_US 1000000
 /* The step-down hold without owner refreshes (docs/l2.md). */
 #define STEP_DOWN_HOLD_US 10000000
 #define DEFEND_MIN_US 1000000
@@ -99,7 +104,7 @@ struct speaker {
 	/* metrics */
 	struct metric *m_drops;
 	struct metric *m_owned, *m_announce, *m_arp, *m_ns, *m_hb_sent, *m_hb_recv, *m_hb_rej,
-		*m_peers, *m_conflicts, *m_failovers;
+		*m_peers, *m_conflicts, *m_failovers, *m_pass;
 	uint64_t failovers, conflict_count, stepdowns, defences;
 	uint64_t last_defend_us;
 	struct metric *m_stepdowns, *m_defences;
@@ -398,6 +403,31 @@ static void holds_expire(struct speaker *s, uint64_t now)
 	s->n_holds = k;
 }
 
+/* When a pass must run though no event comes (see RESYNC_MAX_US): the end
+ * of the earliest step-down hold, or the moment a peer's Lease stops being
+ * fresh (a peer not heard by heartbeat is alive by its Lease). Leases are
+ * in s->arr, collected for this pass. */
+static uint64_t resync_deadline(struct speaker *s, uint64_t now)
+{
+	uint64_t next = now + RESYNC_MAX_US, wall = loop_wall_us();
+
+	for (size_t i = 0; i < s->n_holds; i++)
+		if (s->holds[i].until_us > now && s->holds[i].until_us < next)
+			next = s->holds[i].until_us;
+	for (size_t i = 0; i < s->n_arr[INF_LEASE]; i++) {
+		const struct obj_lease *l = s->arr[INF_LEASE][i];
+		uint64_t stale;
+
+		if (strcmp(l->holder, s->o.node_name) == 0 || !lease_fresh(l))
+			continue;
+		/* 1 ms past the instant lease_fresh turns false. */
+		stale = l->renew_wall_us + (uint64_t)l->duration_s * 1000000 - wall + 1000;
+		if (stale < next - now)
+			next = now + stale;
+	}
+	return next;
+}
+
 /* A conflict is shown while this node still claims the address; once the
  * claim is gone (released, moved, withdrawn) so is the record. */
 static void conflicts_forget_unclaimed(struct speaker *s, const struct ip_addr *owned, size_t n)
@@ -596,6 +626,7 @@ static void do_reconcile(struct speaker *s)
 				 LF_STR("owner", now_a && now_a->owner ? now_a->owner : "-"));
 		}
 	}
+	loop_timer_arm_at(s->resync_timer, resync_deadline(s, now));
 	r = l2_set_claims(s->l2, claims, n);
 	if (r < 0)
 		log_error("l2", "cannot apply claims", LF_ERR(r));
@@ -619,6 +650,8 @@ static void do_reconcile(struct speaker *s)
 		s->info = info;
 	}
 	s->first_done = true;
+	if (s->m_pass)
+		metric_observe(s->m_pass, (double)(loop_now_us() - now) / 1e6);
 	if (r == 0 && !s->applied) {
 		s->applied = true;
 		/* The initial lists parsed megabytes of JSON that the informers
@@ -639,7 +672,8 @@ static void on_resync_timer(struct loop_timer *t, void *ud)
 {
 	struct speaker *s = ud;
 
-	loop_timer_arm(t, RESYNC_US);
+	/* do_reconcile sets the real deadline; this stands if it cannot. */
+	loop_timer_arm(t, RESYNC_RETRY_US);
 	schedule(s);
 }
 
@@ -1436,7 +1470,11 @@ static void lease_changed(struct informer *inf, const char *key, void *item, voi
 
 static void lease_updated(struct informer *inf, const char *key, void *o, void *n, void *ud)
 {
-	(void)o;
+	/* A renewal alone (every 2 s per speaker) changes nothing a pass
+	 * reads but the Lease's freshness, and that only if it had gone
+	 * stale: the pass at resync_deadline() handles expiry. */
+	if (obj_lease_same_but_renewal(o, n) && lease_fresh(o))
+		return;
 	lease_changed(inf, key, n, ud);
 }
 
@@ -1466,7 +1504,7 @@ static void inf_synced(struct informer *inf, void *ud)
 	s->synced = true;
 	lease_send(s);
 	loop_timer_arm(s->lease_timer, LEASE_RENEW_US);
-	loop_timer_arm(s->resync_timer, RESYNC_US);
+	loop_timer_arm(s->resync_timer, RESYNC_RETRY_US);
 	/* Speakers that start together do not see each other's Leases yet:
 	 * claiming now would make every one of them announce everything for
 	 * a moment. Wait until their Leases and first heartbeats are in. */
@@ -1631,6 +1669,8 @@ static void collect_metrics(struct metrics *reg, void *ud)
 
 static int setup_metrics(struct speaker *s)
 {
+	static const double pass_bounds[] = { 0.001, 0.005, 0.01, 0.025, 0.05,
+					      0.1,   0.25,  0.5,  1,	 2.5 };
 	struct metrics *m = s->metrics;
 
 	s->m_owned = metrics_gauge(m, "ironlb_l2_addresses_owned",
@@ -1663,9 +1703,15 @@ static int setup_metrics(struct speaker *s)
 					NULL);
 	s->m_failovers = metrics_counter(m, "ironlb_l2_failovers_total",
 					 "Addresses this node took over from another owner.", NULL);
+	s->m_pass =
+		metrics_histogram(m, "ironlb_speaker_reconcile_duration_seconds",
+				  "Reconcile passes (every address: L2, BGP, datapath) and "
+				  "their duration.",
+				  NULL, pass_bounds, sizeof(pass_bounds) / sizeof(pass_bounds[0]));
 	if (!s->m_owned || !s->m_announce || !s->m_arp || !s->m_drops || !s->m_ns ||
 	    !s->m_hb_sent || !s->m_hb_recv || !s->m_hb_rej || !s->m_peers || !s->m_conflicts ||
-	    !s->m_failovers || !s->m_stepdowns || !s->m_defences || datapath_setup_metrics(s) < 0)
+	    !s->m_failovers || !s->m_stepdowns || !s->m_defences || !s->m_pass ||
+	    datapath_setup_metrics(s) < 0)
 		return -ENOMEM;
 	return metrics_add_collector(m, collect_metrics, s);
 }

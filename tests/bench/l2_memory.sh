@@ -7,10 +7,11 @@
 # created over kept-alive HTTPS connections. After the speaker reports every
 # address owned (ironlb_l2_addresses_owned) and 2 s of quiet, prints from
 # /proc/PID/status VmRSS, RssAnon (the speaker's own heap and stacks),
-# RssFile (mapped files: the binary and shared libraries, about 13 MiB of
-# them libcurl/OpenSSL pages shared with every process using them) and
+# RssFile (mapped files: the binary and shared libraries, about 9 MiB of
+# them libcurl/GnuTLS pages shared with every process using them) and
 # VmHWM (peak), and from /proc/PID/smaps_rollup Pss (RSS with shared pages
-# divided among their users) and Pss_Anon. Last, the speaker is restarted
+# divided among their users) and Pss_Anon; then the speaker's CPU time over
+# 10 idle seconds. Last, the speaker is restarted
 # with 10,000 addresses in place (a cold start lists them all at once).
 # Prints figures; never fails on them.
 # Usage: tests/bench/l2_memory.sh [SIZES...] (default 1000 10000). Needs root.
@@ -81,6 +82,17 @@ report() { # report LABEL; sets ANON (RssAnon, KiB)
 	ANON=$(kib "$p" RssAnon)
 	printf '  %-26s %8s %8s %8s %8s %8s %8s KiB\n' "$1" "$(kib "$p" VmRSS)" "$(kib "$p" RssAnon)" \
 		"$(kib "$p" RssFile)" "$(rollup "$p" Pss)" "$(rollup "$p" Pss_Anon)" "$(kib "$p" VmHWM)"
+}
+
+# idle_cpu: the speaker's CPU time over 10 s with nothing changing (reconcile
+# passes come only from time-based inputs then, docs/l2.md).
+idle_cpu() {
+	local p=${L2_SPK_PID[node1]} a b hz
+	hz=$(getconf CLK_TCK)
+	a=$(awk '{print $14 + $15}' "/proc/$p/stat")
+	sleep 10
+	b=$(awk '{print $14 + $15}' "/proc/$p/stat")
+	awk -v t=$((b - a)) -v hz="$hz" 'BEGIN { printf "  %-26s idle CPU over 10 s: %.2f s (%.1f %% of a core)\n", "", t / hz, t / hz * 10 }'
 }
 
 # probe LABEL (L2_MEMORY_TRIM=1): malloc_stats() totals, malloc_trim(0), report.
@@ -180,6 +192,7 @@ for n in "${SIZES[@]}"; do
 	awk -v a="$start" -v b="$made" -v c="$settled" -v n="$n" -v d=$((ANON - anon0)) 'BEGIN {
 		printf "  %-26s RssAnon above idle: %d B per address; objects written in %.1f s, all owned %.1f s later\n",
 			"", d * 1024 / n, b - a, c - b }'
+	idle_cpu
 	probe "$n addresses"
 done
 kill -TERM "${L2_SPK_PID[node1]}"

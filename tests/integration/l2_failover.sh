@@ -51,6 +51,19 @@ check "the three speakers agree on the owner of $IP6 ($owner6)" $?
 owner_mac=$(lab_node_mac "$owner")
 owner6_mac=$(lab_node_mac "$owner6")
 
+# Nothing changes now: passes come only when a time-based input does (a
+# peer's Lease going stale, at the latest 10 s apart), not with each Lease
+# renewal (3 speakers, every 2 s) nor on a fixed short period.
+passes() {
+	lab_exec node1 curl -fsS -m 2 "http://$(lab_node_mgmt_addr node1):7481/metrics" |
+		awk '$1 == "ironlb_speaker_reconcile_duration_seconds_count" {print $2}'
+}
+p0=$(passes)
+sleep 6
+p1=$(passes)
+[ -n "$p0" ] && [ -n "$p1" ] && [ $((${p1%.*} - ${p0%.*})) -le 3 ]
+check "an idle speaker runs at most 3 reconcile passes in 6 s ($p0 -> $p1)" $?
+
 # The backup the election names next: the node that calls itself backup #1.
 next=""
 for nd in "${LAB_NODES[@]}"; do

@@ -515,6 +515,40 @@ static struct obj_lease *lease_with_prefixes(const char *prefixes)
 	return l;
 }
 
+static void test_lease_renewal_alone_is_told_apart_from_a_change(void **state)
+{
+	struct obj_lease *a = lease_with_prefixes("[\"192.0.2.0/24\",\"2001:db8:2::/64\"]");
+	struct obj_lease *b = lease_with_prefixes("[\"192.0.2.0/24\",\"2001:db8:2::/64\"]");
+	struct obj_lease *c = lease_with_prefixes("[\"192.0.2.0/24\"]");
+	struct obj_lease *d = lease_with_prefixes("[\"192.0.2.0/24\",\"2001:db8:3::/64\"]");
+
+	(void)state;
+	b->renew_wall_us = a->renew_wall_us + 2000000;
+	assert_true(obj_lease_same_but_renewal(a, b));
+	/* Prefixes: fewer, or another one. */
+	assert_false(obj_lease_same_but_renewal(a, c));
+	assert_false(obj_lease_same_but_renewal(a, d));
+	/* Duration, heartbeat address, MACs, holder. */
+	b->duration_s = a->duration_s + 1;
+	assert_false(obj_lease_same_but_renewal(a, b));
+	b->duration_s = a->duration_s;
+	((struct sockaddr_in *)&b->hb)->sin_port ^= 1;
+	assert_false(obj_lease_same_but_renewal(a, b));
+	((struct sockaddr_in *)&b->hb)->sin_port ^= 1;
+	assert_true(obj_lease_same_but_renewal(a, b));
+	b->n_macs = a->n_macs + 1;
+	assert_false(obj_lease_same_but_renewal(a, b));
+	b->n_macs = a->n_macs;
+	b->holder[0] = 'x';
+	assert_false(obj_lease_same_but_renewal(a, b));
+	assert_false(obj_lease_same_but_renewal(a, NULL));
+	assert_false(obj_lease_same_but_renewal(NULL, a));
+	obj_lease_free(a, NULL);
+	obj_lease_free(b, NULL);
+	obj_lease_free(c, NULL);
+	obj_lease_free(d, NULL);
+}
+
 static void test_lease_prefixes_decode_and_malformed_keep_the_lease(void **state)
 {
 	struct obj_lease *l;
@@ -622,6 +656,7 @@ int main(void)
 		cmocka_unit_test(test_l2adv_selectors_pools_and_interfaces),
 		cmocka_unit_test(test_lease_of_speaker_with_annotation),
 		cmocka_unit_test(test_lease_prefixes_decode_and_malformed_keep_the_lease),
+		cmocka_unit_test(test_lease_renewal_alone_is_told_apart_from_a_change),
 		cmocka_unit_test(test_hostport_and_mac_parsers),
 	};
 
