@@ -674,13 +674,15 @@ void l2_free(struct l2 *l2)
 
 int l2_set_claims(struct l2 *l2, const struct l2_claim *claims, size_t n)
 {
-	struct l2_entry **fresh = n ? calloc(n, sizeof(*fresh)) : NULL;
+	/* ents[i]: the entry of claims[i]; fresh: those made by this call. */
+	struct l2_entry **ents = n ? calloc(2 * n, sizeof(*ents)) : NULL;
+	struct l2_entry **fresh = ents ? ents + n : NULL;
 	size_t n_fresh = 0;
 	unsigned gen = ++l2->gen;
 	struct rb_node *node, *next;
 	uint64_t now = loop_now_us();
 
-	if (n && !fresh)
+	if (n && !ents)
 		return -ENOMEM;
 	/* Room in the due heap for every claim there may be after this call. */
 	if (l2->n_entries + n > l2->cap_due) {
@@ -688,7 +690,7 @@ int l2_set_claims(struct l2 *l2, const struct l2_claim *claims, size_t n)
 		struct l2_entry **due = realloc(l2->due, cap * sizeof(*due));
 
 		if (!due) {
-			free(fresh);
+			free(ents);
 			return -ENOMEM;
 		}
 		l2->due = due;
@@ -698,7 +700,7 @@ int l2_set_claims(struct l2 *l2, const struct l2_claim *claims, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct l2_entry *e = entry_find(l2, &claims[i].addr);
 
-		if (e)
+		if ((ents[i] = e))
 			continue;
 		e = calloc(1, sizeof(*e));
 		if (!e || copy_names(claims[i].ifnames, claims[i].n_ifnames, &e->ifnames) < 0) {
@@ -710,7 +712,7 @@ int l2_set_claims(struct l2 *l2, const struct l2_claim *claims, size_t n)
 				l2->n_entries--;
 				entry_free(l2, fresh[j]);
 			}
-			free(fresh);
+			free(ents);
 			return -ENOMEM;
 		}
 		e->addr = claims[i].addr;
@@ -720,14 +722,16 @@ int l2_set_claims(struct l2 *l2, const struct l2_claim *claims, size_t n)
 		if (rb_insert(&l2->claims, &e->node, entry_cmp)) {
 			/* The same address twice in claims: keep the first. */
 			entry_free(l2, e);
+			ents[i] = entry_find(l2, &claims[i].addr);
 			continue;
 		}
+		ents[i] = e;
 		l2->n_entries++;
 		fresh[n_fresh++] = e;
 		l2->arp_dirty |= e->addr.family == AF_INET;
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct l2_entry *e = entry_find(l2, &claims[i].addr);
+		struct l2_entry *e = ents[i];
 		char **names;
 
 		e->gen = gen;
@@ -758,7 +762,7 @@ int l2_set_claims(struct l2 *l2, const struct l2_claim *claims, size_t n)
 
 		entry_act(l2, e, announce_claim(&e->ann, &l2->cfg, e->probe, now));
 	}
-	free(fresh);
+	free(ents);
 	return 0;
 }
 

@@ -285,3 +285,13 @@ const struct reconcile_addr *reconcile_find(const struct reconcile_result *r,
 
 	return r->n ? bsearch(&key, r->addrs, r->n, sizeof(key), addr_cmp) : NULL;
 }
+
+const struct reconcile_addr *reconcile_walk(const struct reconcile_result *r, size_t *pos,
+					    const struct ip_addr *a)
+{
+	int c = 1;
+
+	while (*pos < r->n && (c = ip_cmp(&r->addrs[*pos].addr, a)) < 0)
+		(*pos)++;
+	return *pos < r->n && c == 0 ? &r->addrs[*pos] : NULL;
+}

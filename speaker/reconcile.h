@@ -91,6 +91,11 @@ void reconcile_result_clear(struct reconcile_result *r);
 /* The entry for a, or NULL. */
 const struct reconcile_addr *reconcile_find(const struct reconcile_result *r,
 					    const struct ip_addr *a);
+/* The same for a merge walk: for addresses a given in ascending order, with
+ * *pos 0 before the first; each call moves *pos forward past entries
+ * below a. The whole walk costs O(n + number of calls). */
+const struct reconcile_addr *reconcile_walk(const struct reconcile_result *r, size_t *pos,
+					    const struct ip_addr *a);
 const char *reconcile_role_str(enum reconcile_role r);
 /* The n_ifnames interfaces ra (an entry of r) is to be announced on; none
  * means the link whose subnet holds the address. */

@@ -556,7 +556,7 @@ static void do_reconcile(struct speaker *s)
 	struct l2_claim *claims;
 	struct ip_addr *owned;
 	uint64_t now = loop_now_us();
-	size_t i, n = 0;
+	size_t i, n = 0, walk;
 	int r;
 
 	if (collect_all(s) < 0) {
@@ -590,9 +590,10 @@ static void do_reconcile(struct speaker *s)
 		reconcile_result_clear(&res);
 		return;
 	}
-	for (i = 0; i < res.n; i++) {
+	/* Both results are sorted: walk them side by side. */
+	for (i = 0, walk = 0; i < res.n; i++) {
 		const struct reconcile_addr *ra = &res.addrs[i];
-		const struct reconcile_addr *prev = reconcile_find(&s->last, &ra->addr);
+		const struct reconcile_addr *prev = reconcile_walk(&s->last, &walk, &ra->addr);
 		char ip[IP_STRLEN], svc[300];
 
 		if (ra->role != RECONCILE_OWNER || held_down(s, &ra->addr, now))
@@ -615,9 +616,9 @@ static void do_reconcile(struct speaker *s)
 			}
 		}
 	}
-	for (i = 0; i < s->last.n; i++) {
+	for (i = 0, walk = 0; i < s->last.n; i++) {
 		const struct reconcile_addr *pa = &s->last.addrs[i];
-		const struct reconcile_addr *now_a = reconcile_find(&res, &pa->addr);
+		const struct reconcile_addr *now_a = reconcile_walk(&res, &walk, &pa->addr);
 		char ip[IP_STRLEN];
 
 		if (pa->role == RECONCILE_OWNER && (!now_a || now_a->role != RECONCILE_OWNER)) {

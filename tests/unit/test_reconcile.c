@@ -466,10 +466,39 @@ static void test_named_interfaces_do_not_ask_can_announce(void **state)
 	world_free(&w);
 }
 
+static void test_walk_finds_what_find_finds_for_ascending_addresses(void **state)
+{
+	static const char *const have[] = { "192.0.2.1", "192.0.2.5", "198.51.100.7", "2001:db8::1",
+					    "2001:db8::9" };
+	static const char *const ask[] = { "192.0.2.0",	 "192.0.2.1",	 "192.0.2.4",
+					   "192.0.2.5",	 "198.51.100.7", "203.0.113.1",
+					   "2001:db8::", "2001:db8::9",	 "2001:db8::a" };
+	struct reconcile_addr addrs[5];
+	struct reconcile_result r = { .addrs = addrs, .n = 5 };
+	size_t pos = 0;
+
+	(void)state;
+	memset(addrs, 0, sizeof(addrs));
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(ip_parse(have[i], &addrs[i].addr, NULL), 0);
+	for (size_t i = 0; i < sizeof(ask) / sizeof(ask[0]); i++) {
+		struct ip_addr a;
+
+		assert_int_equal(ip_parse(ask[i], &a, NULL), 0);
+		assert_ptr_equal(reconcile_walk(&r, &pos, &a), reconcile_find(&r, &a));
+	}
+	assert_int_equal(pos, 5);
+	/* An empty result finds nothing. */
+	r.n = 0;
+	pos = 0;
+	assert_null(reconcile_walk(&r, &pos, &addrs[0].addr));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_node_computes_the_same_single_owner),
+		cmocka_unit_test(test_walk_finds_what_find_finds_for_ascending_addresses),
 		cmocka_unit_test(test_dead_owner_moves_address_to_first_backup),
 		cmocka_unit_test(test_external_ips_only_inside_an_allowing_pool),
 		cmocka_unit_test(test_ineligible_node_reports_its_reason),
