@@ -95,6 +95,15 @@ define archive
 	@ar rcs $@ $^
 endef
 
+# The version (with the git revision) is compiled into these objects:
+# rebuild them when it changes, not only when their sources do.
+# The file is rewritten while the Makefile is read, only when the version
+# differs, so that its date tells make when the version changed.
+VERSIONED_SRC := lib/daemon.c lib/kube_client.c controller/main.c
+$(shell mkdir -p $(BUILD) && { [ "$$(cat $(BUILD)/version 2>/dev/null)" = '$(FULL_VERSION)' ] || \
+	echo '$(FULL_VERSION)' >$(BUILD)/version; })
+$(call obj,$(OBJ),$(VERSIONED_SRC)) $(call obj,$(ASAN),$(VERSIONED_SRC)): $(BUILD)/version
+
 $(LIB_A): $(call obj,$(OBJ),$(LIB_SRC)) ; $(archive)
 $(CTRL_A): $(call obj,$(OBJ),$(CTRL_SRC)) ; $(archive)
 $(SPK_A): $(call obj,$(OBJ),$(SPK_SRC)) ; $(archive)
