@@ -47,13 +47,13 @@ struct l2_entry {
 	struct ip_addr addr;
 	bool probe;
 	uint8_t n_ifs;
-	uint32_t due_pos; /* 1 + index in l2->due, 0 when no tick is due */
+	uint8_t n_ifnames; /* at most L2_MAX_IFNAMES, checked by l2_set_claims */
+	uint32_t due_pos;  /* 1 + index in l2->due, 0 when no tick is due */
 	unsigned gen;
 	struct announce ann;
 	struct l2_if *ifs[L2_MAX_IF];
 	const char *why_no_interface;
 	char **ifnames;
-	size_t n_ifnames;
 };
 
 struct l2 {
@@ -682,6 +682,12 @@ int l2_set_claims(struct l2 *l2, const struct l2_claim *claims, size_t n)
 	struct rb_node *node, *next;
 	uint64_t now = loop_now_us();
 
+	for (size_t i = 0; i < n; i++) {
+		if (claims[i].n_ifnames > L2_MAX_IFNAMES) {
+			free(ents);
+			return -EINVAL;
+		}
+	}
 	if (n && !ents)
 		return -ENOMEM;
 	/* Room in the due heap for every claim there may be after this call. */

@@ -30,8 +30,10 @@ struct l2_claim {
 	/* An L2Advertisement's spec.interfaces, or none: the interface whose
 	 * connected subnet holds the address. */
 	const char *const *ifnames;
-	size_t n_ifnames;
+	size_t n_ifnames; /* at most L2_MAX_IFNAMES */
 };
+
+#define L2_MAX_IFNAMES 255
 
 struct l2_callbacks {
 	/* Another host (by MAC) announced or answered for a claimed address.
@@ -60,7 +62,8 @@ void l2_free(struct l2 *l2);
 
 /* Makes the claimed set exactly claims[0..n): new addresses start their
  * claim (probe or announce), missing ones stop being answered at once,
- * kept ones keep their state (their interfaces are re-chosen). 0 or
+ * kept ones keep their state (their interfaces are re-chosen). 0,
+ * -EINVAL for a claim naming more than L2_MAX_IFNAMES interfaces, or
  * -ENOMEM (then nothing changed). */
 int l2_set_claims(struct l2 *l2, const struct l2_claim *claims, size_t n);
 

@@ -51,18 +51,17 @@ struct obj_service_port {
 /* One allocation with its arrays and strings: obj_service_free() frees it. */
 struct obj_service {
 	char *ns, *name, *uid;
-	bool load_balancer;	 /* type LoadBalancer with our class */
-	bool local;		 /* externalTrafficPolicy Local */
-	struct ip_addr *ingress; /* status.loadBalancer.ingress[].ip (if load_balancer) */
-	size_t n_ingress;
+	struct ip_addr *ingress;  /* status.loadBalancer.ingress[].ip (if load_balancer) */
 	struct ip_addr *external; /* spec.externalIPs */
-	size_t n_external;
 	struct obj_service_port *ports;
-	size_t n_ports;
 	/* spec.clusterIPs (else spec.clusterIP); none when headless ("None") or
 	 * not allocated. */
 	struct ip_addr *cluster_ips;
-	size_t n_cluster_ips;
+	/* Counts of the arrays above: 32 bits, as one is cached per Service
+	 * (service_alloc bounds them far lower). */
+	uint32_t n_ingress, n_external, n_ports, n_cluster_ips;
+	bool load_balancer; /* type LoadBalancer with our class */
+	bool local;	    /* externalTrafficPolicy Local */
 };
 
 /* "tcp", "udp", "sctp". */

@@ -67,9 +67,11 @@ struct conflict_rec {
 
 /* What status and the L2 callbacks need of the last result, copied: the
  * result itself borrows strings from informer items that a watch event may
- * free before the next pass. */
+ * free before the next pass. Kept as one block per address, the Service's
+ * namespace, name and uid and the owner one after the other, each ending in
+ * NUL (the result's owner points there); last_info() reads it. */
 struct last_info {
-	const char *ns, *name, *uid, *owner; /* one allocation, at ns */
+	const char *ns, *name, *uid;
 };
 
 struct speaker {
@@ -92,7 +94,7 @@ struct speaker {
 	struct loop_timer *reconcile_timer, *resync_timer, *lease_timer;
 	bool synced, applied, first_done, lease_exists;
 	struct reconcile_result last; /* svc NULL, owner into info, no ifnames */
-	struct last_info *info;
+	char **info;		      /* per entry of last: see struct last_info */
 	uint64_t owned_since_start;
 	struct hold holds[MAX_HOLDS];
 	size_t n_holds;
@@ -459,39 +461,49 @@ static void service_key(const struct obj_service *svc, char *buf, size_t len)
 	snprintf(buf, len, "%s/%s", svc->ns, svc->name);
 }
 
-static void info_free(struct last_info *info, size_t n)
+static void info_free(char **info, size_t n)
 {
 	for (size_t i = 0; info && i < n; i++)
-		free((char *)info[i].ns);
+		free(info[i]);
 	free(info);
 }
 
-/* Copies the four strings of ra into one allocation. -ENOMEM. */
-static int info_copy(struct last_info *info, const struct reconcile_addr *ra)
+static struct last_info last_info(const char *block)
+{
+	struct last_info li = { .ns = block };
+
+	li.name = li.ns + strlen(li.ns) + 1;
+	li.uid = li.name + strlen(li.name) + 1;
+	return li;
+}
+
+/* ra's block (see struct last_info); ra->owner moves into it. -ENOMEM. */
+static int info_copy(char **ret, struct reconcile_addr *ra)
 {
 	const char *src[4] = { ra->svc->ns, ra->svc->name, ra->svc->uid, ra->owner };
-	const char **dst[4] = { &info->ns, &info->name, &info->uid, &info->owner };
 	size_t len[4], total = 0;
-	char *p;
+	char *block, *p;
 
 	for (int k = 0; k < 4; k++) {
 		len[k] = src[k] ? strlen(src[k]) + 1 : 0;
 		total += len[k];
 	}
-	p = malloc(total);
-	if (!p)
+	block = p = malloc(total);
+	if (!block)
 		return -ENOMEM;
 	for (int k = 0; k < 4; k++) {
-		*dst[k] = src[k] ? memcpy(p, src[k], len[k]) : NULL;
+		if (src[k])
+			memcpy(p, src[k], len[k]);
 		p += len[k];
 	}
+	*ret = block;
 	return 0;
 }
 
 /* Makes res self-contained (see struct last_info). -ENOMEM: res untouched. */
-static int info_take(struct reconcile_result *res, struct last_info **ret)
+static int info_take(struct reconcile_result *res, char ***ret)
 {
-	struct last_info *info = calloc(res->n ? res->n : 1, sizeof(*info));
+	char **info = calloc(res->n ? res->n : 1, sizeof(*info));
 	size_t i;
 
 	if (!info)
@@ -503,9 +515,15 @@ static int info_take(struct reconcile_result *res, struct last_info **ret)
 		}
 	}
 	for (i = 0; i < res->n; i++) {
-		res->addrs[i].svc = NULL;
-		res->addrs[i].owner = info[i].owner;
-		res->addrs[i].n_ifnames = 0;
+		struct reconcile_addr *ra = &res->addrs[i];
+
+		if (ra->owner) {
+			struct last_info li = last_info(info[i]);
+
+			ra->owner = li.uid + strlen(li.uid) + 1;
+		}
+		ra->svc = NULL;
+		ra->n_ifnames = 0;
 	}
 	free(res->ifnames); /* borrowed from adverts a watch event may free */
 	res->ifnames = NULL;
@@ -514,11 +532,14 @@ static int info_take(struct reconcile_result *res, struct last_info **ret)
 	return 0;
 }
 
-static const struct last_info *last_info_of(struct speaker *s, const struct ip_addr *a)
+/* The last result's names for a, false when it had no a. */
+static bool last_info_of(struct speaker *s, const struct ip_addr *a, struct last_info *ret)
 {
 	const struct reconcile_addr *ra = reconcile_find(&s->last, a);
 
-	return ra ? &s->info[ra - s->last.addrs] : NULL;
+	if (ra)
+		*ret = last_info(s->info[ra - s->last.addrs]);
+	return ra != NULL;
 }
 
 static void leases_refresh(struct speaker *s)
@@ -638,7 +659,7 @@ static void do_reconcile(struct speaker *s)
 	free(claims);
 	free(owned);
 	{
-		struct last_info *info;
+		char **info;
 
 		if (info_take(&res, &info) < 0) {
 			log_error("reconcile", "out of memory");
@@ -1303,7 +1324,8 @@ static void on_holder_seen(void *ud, const struct ip_addr *a, const uint8_t mac[
 static void on_conflict(void *ud, const struct ip_addr *a, const uint8_t mac[6])
 {
 	struct speaker *s = ud;
-	const struct last_info *svc = last_info_of(s, a);
+	struct last_info li;
+	const struct last_info *svc = last_info_of(s, a, &li) ? &li : NULL;
 	char ip[IP_STRLEN], m[18], key[300] = "-";
 	size_t i;
 
@@ -1874,7 +1896,11 @@ void speaker_status(struct speaker *s, json_t *reply)
 		json_t *v;
 
 		ip_format(&ra->addr, ip, sizeof(ip));
-		snprintf(svc, sizeof(svc), "%s/%s", s->info[i].ns, s->info[i].name);
+		{
+			struct last_info li = last_info(s->info[i]);
+
+			snprintf(svc, sizeof(svc), "%s/%s", li.ns, li.name);
+		}
 		switch (ra->role) {
 		case RECONCILE_OWNER:
 			snprintf(role, sizeof(role), "owner");

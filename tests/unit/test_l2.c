@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
@@ -536,6 +537,20 @@ static void test_many_claims_keep_their_own_schedules(void **state)
 		assert_int_equal(claimed, i < 20);
 		if (claimed)
 			assert_int_equal(st.state, ANNOUNCE_ACTIVE);
+	}
+	/* A claim naming more interfaces than an entry holds is refused, and
+	 * nothing changes. */
+	{
+		static const char *names[L2_MAX_IFNAMES + 1];
+		struct l2_claim bad[2] = { claims[0], { .addr = ip("192.0.2.77") } };
+
+		for (size_t i = 0; i <= L2_MAX_IFNAMES; i++)
+			names[i] = "l2a";
+		bad[1].ifnames = names;
+		bad[1].n_ifnames = L2_MAX_IFNAMES + 1;
+		assert_int_equal(l2_set_claims(l2, bad, 2), -EINVAL);
+		assert_false(l2_status(l2, &bad[1].addr, &st));
+		assert_true(l2_status(l2, &claims[19].addr, &st));
 	}
 	l2_free(l2);
 }
