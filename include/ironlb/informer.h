@@ -15,7 +15,8 @@
  * the daemon's decode callback, which returns a compact struct of what the
  * daemon needs (like client-go's transform); the JSON is dropped at once.
  * Per object the informer keeps one allocation with the key ("ns/name")
- * and the resourceVersion, a hash table slot, and the decoded item. Without decode it keeps the json_t itself.
+ * and the resourceVersion, a hash table slot, and the decoded item.
+ * Without decode it keeps the json_t itself.
  *
  *	static int svc_decode(json_t *obj, void *ud, void **ret_item, const char **ret_why);
  *	struct informer_opts o = {
