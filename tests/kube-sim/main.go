@@ -5,6 +5,7 @@ package main
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"flag"
@@ -32,6 +33,7 @@ func logf(format string, args ...interface{}) {
 type options struct {
 	listen           string
 	kubeconfigOut    string
+	clientKubeconfig string
 	plainHTTP        bool
 	statePath        string
 	token            string
@@ -78,6 +80,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:6443", "listen address `ADDR:PORT` (port 0 picks a free port; the kubeconfig gets the real one)")
 	fs.StringVar(&o.kubeconfigOut, "kubeconfig-out", "", "write a kubeconfig for this server to `FILE` (atomically, once listening); required")
+	fs.StringVar(&o.clientKubeconfig, "client-cert-kubeconfig-out", "", "also write to `FILE` a kubeconfig that authenticates with a client certificate issued by the server's CA instead of the token (HTTPS only)")
 	fs.BoolVar(&o.plainHTTP, "plain-http", false, "serve plain HTTP/1.1 instead of HTTPS")
 	fs.StringVar(&o.statePath, "state", "", "persist objects, resourceVersion, token and CA in `FILE` across restarts")
 	fs.StringVar(&o.token, "token", "", "bearer `TOKEN` clients must present (default: random, or the one in --state)")
@@ -250,10 +253,16 @@ func run(o *options) error {
 		if cs, err = makeCerts(caCert, caKey, dns, ips); err != nil {
 			return fmt.Errorf("generating certificates: %v", err)
 		}
+		// x509 client authentication as kube-apiserver's --client-ca-file
+		// does it: a client certificate, if given, must chain to the CA.
+		clientCAs := x509.NewCertPool()
+		clientCAs.AddCert(cs.caCert)
 		httpSrv.TLSConfig = &tls.Config{
 			Certificates: []tls.Certificate{cs.server},
 			NextProtos:   []string{"h2", "http/1.1"},
 			MinVersion:   tls.VersionTLS12,
+			ClientAuth:   tls.VerifyClientCertIfGiven,
+			ClientCAs:    clientCAs,
 		}
 	}
 
@@ -290,7 +299,21 @@ func run(o *options) error {
 	if cs != nil {
 		caPEM = cs.caCertPEM
 	}
-	if err := writeKubeconfig(o.kubeconfigOut, server, caPEM, token); err != nil {
+	if o.clientKubeconfig != "" {
+		if cs == nil {
+			return errors.New("--client-cert-kubeconfig-out needs HTTPS")
+		}
+		certPEM, keyPEM, err := issueClient(cs, "kube-sim-admin")
+		if err != nil {
+			return fmt.Errorf("issuing a client certificate: %v", err)
+		}
+		user := fmt.Sprintf("    client-certificate-data: %s\n    client-key-data: %s\n",
+			base64.StdEncoding.EncodeToString(certPEM), base64.StdEncoding.EncodeToString(keyPEM))
+		if err := writeKubeconfig(o.clientKubeconfig, server, caPEM, user); err != nil {
+			return fmt.Errorf("writing kubeconfig: %v", err)
+		}
+	}
+	if err := writeKubeconfig(o.kubeconfigOut, server, caPEM, "    token: "+token+"\n"); err != nil {
 		return fmt.Errorf("writing kubeconfig: %v", err)
 	}
 	logf("serving %s (HTTP/1.1%s), kubeconfig %s, state %q, resourceVersion %d",
@@ -325,7 +348,9 @@ func (handshakeFilter) Write(p []byte) (int, error) {
 	return os.Stderr.Write(p)
 }
 
-func writeKubeconfig(path, server string, caPEM []byte, token string) error {
+// writeKubeconfig writes a kubeconfig for server whose user section holds
+// the YAML lines user (indented by four spaces).
+func writeKubeconfig(path, server string, caPEM []byte, user string) error {
 	var b strings.Builder
 	b.WriteString("apiVersion: v1\nkind: Config\nclusters:\n- name: kube-sim\n  cluster:\n")
 	fmt.Fprintf(&b, "    server: %s\n", server)
@@ -334,7 +359,7 @@ func writeKubeconfig(path, server string, caPEM []byte, token string) error {
 	}
 	b.WriteString("contexts:\n- name: kube-sim\n  context:\n    cluster: kube-sim\n    user: kube-sim\n    namespace: default\n")
 	b.WriteString("current-context: kube-sim\nusers:\n- name: kube-sim\n  user:\n")
-	fmt.Fprintf(&b, "    token: %s\n", token)
+	b.WriteString(user)
 	b.WriteString("preferences: {}\n")
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, ".kubeconfig-*")

@@ -18,6 +18,37 @@ type certs struct {
 	caCertPEM []byte
 	caKeyPEM  []byte
 	server    tls.Certificate
+	caCert    *x509.Certificate
+	caKey     *ecdsa.PrivateKey
+}
+
+// issueClient issues a client certificate for user cn from the CA: what a
+// cluster administrator hands out for x509 client authentication. Returns
+// the certificate and its key in PEM.
+func issueClient(cs *certs, cn string) (certPEM, keyPEM []byte, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: cn, Organization: []string{"system:masters"}},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(365 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, cs.caCert, &key.PublicKey, cs.caKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), nil
 }
 
 func serial() *big.Int {
@@ -95,5 +126,7 @@ func makeCerts(caCertPEM, caKeyPEM []byte, dnsNames []string, ips []net.IP) (*ce
 		caCertPEM: caCertPEM,
 		caKeyPEM:  caKeyPEM,
 		server:    tls.Certificate{Certificate: [][]byte{der, caCert.Raw}, PrivateKey: key},
+		caCert:    caCert,
+		caKey:     caKey,
 	}, nil
 }
