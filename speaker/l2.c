@@ -23,6 +23,13 @@
 #include "packet.h"
 
 #define L2_MAX_IF 4
+/* Claims started, or ticks run, in one call or one wakeup at most: each
+ * sends a frame, and the 10,000 claims a failover may hand over at once
+ * would otherwise keep the loop from heartbeats and ARP answers for tens of
+ * milliseconds. The rest wait in the due heap for the next wakeups: a claim
+ * not started yet is IDLE with ann.next_us set to when it was queued
+ * (announce_tick leaves IDLE alone; on_due_timer starts it). */
+#define L2_BATCH 256
 #define L2_MAX_GROUPS 4096
 
 struct l2_group {
@@ -454,17 +461,24 @@ static void on_due_timer(struct loop_timer *t, void *userdata)
 {
 	struct l2 *l2 = userdata;
 	uint64_t now = loop_now_us();
-	/* Each due claim once per wakeup: a tick always moves next_us past
-	 * now, but a bound keeps one wakeup's work finite regardless. */
-	size_t budget = l2->n_due;
+	size_t budget = L2_BATCH;
 
 	(void)t;
-	while (budget-- && l2->n_due && l2->due[0]->ann.next_us <= now) {
+	while (budget && l2->n_due && l2->due[0]->ann.next_us <= now) {
 		struct l2_entry *e = l2->due[0];
 
-		entry_act(l2, e, announce_tick(&e->ann, &l2->cfg, now));
+		budget--;
+		if (e->ann.state == ANNOUNCE_IDLE)
+			entry_act(l2, e, announce_claim(&e->ann, &l2->cfg, e->probe, now));
+		else
+			entry_act(l2, e, announce_tick(&e->ann, &l2->cfg, now));
 	}
-	due_arm(l2);
+	/* More due: come back after the loop has looked at its sockets (a
+	 * deadline after this batch's start is not run in the same batch). */
+	if (l2->n_due && l2->due[0]->ann.next_us <= now)
+		loop_timer_arm_at(l2->timer, loop_now_us() + 1);
+	else
+		due_arm(l2);
 }
 
 /* ---- receiving ---- */
@@ -766,8 +780,14 @@ int l2_set_claims(struct l2 *l2, const struct l2_claim *claims, size_t n)
 	for (size_t i = 0; i < n_fresh; i++) {
 		struct l2_entry *e = fresh[i];
 
-		entry_act(l2, e, announce_claim(&e->ann, &l2->cfg, e->probe, now));
+		if (i < L2_BATCH) {
+			entry_act(l2, e, announce_claim(&e->ann, &l2->cfg, e->probe, now));
+		} else {
+			e->ann.next_us = now; /* started by on_due_timer */
+			due_update(l2, e);
+		}
 	}
+	due_arm(l2);
 	free(ents);
 	return 0;
 }

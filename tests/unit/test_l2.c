@@ -555,6 +555,45 @@ static void test_many_claims_keep_their_own_schedules(void **state)
 	l2_free(l2);
 }
 
+/* A mass claim (a failover handing over many addresses) starts at most a
+ * batch at once; the others start on the next wakeups, and every claim
+ * gets its whole burst. */
+static void test_mass_claim_starts_in_batches_and_completes(void **state)
+{
+	struct announce_cfg cfg = fast_cfg();
+	struct cb_log log = { 0 };
+	struct l2 *l2 = start(&cfg, &log);
+	enum { N = 600 };
+	struct l2_claim *claims = calloc(N, sizeof(*claims));
+	struct l2_status st;
+	uint64_t end;
+	size_t active = 0;
+
+	(void)state;
+	assert_non_null(claims);
+	for (int i = 0; i < N; i++) {
+		char buf[64];
+
+		snprintf(buf, sizeof(buf), "2001:db8:2::1:%x", i + 1);
+		claims[i].addr = ip(buf);
+	}
+	assert_int_equal(l2_set_claims(l2, claims, N), 0);
+	/* One batch went out in the call; the rest waits for the loop. */
+	assert_true(l2_stats(l2)->announcements_sent > 0);
+	assert_true(l2_stats(l2)->announcements_sent < N);
+	end = loop_now_us() + 5000000;
+	while (l2_stats(l2)->announcements_sent < 2 * N && loop_now_us() < end)
+		loop_run_once(loop, 5);
+	pump_ms(60);
+	assert_int_equal(l2_stats(l2)->announcements_sent, 2 * N);
+	for (int i = 0; i < N; i++)
+		if (l2_status(l2, &claims[i].addr, &st) && st.state == ANNOUNCE_ACTIVE)
+			active++;
+	assert_int_equal(active, N);
+	l2_free(l2);
+	free(claims);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -562,6 +601,7 @@ int main(void)
 		cmocka_unit_test(test_requests_are_answered_for_claimed_addresses_only),
 		cmocka_unit_test(test_probe_claim_probes_before_announcing),
 		cmocka_unit_test(test_many_claims_keep_their_own_schedules),
+		cmocka_unit_test(test_mass_claim_starts_in_batches_and_completes),
 		cmocka_unit_test(test_foreign_announcement_is_reported_and_conflict_withdraws),
 		cmocka_unit_test(test_malformed_frames_are_counted_and_answers_go_on),
 		cmocka_unit_test(test_arp_filter_passes_frames_about_claims_only),
