@@ -224,6 +224,7 @@ struct leader {
 	bool started;
 	bool leading;
 	bool releasing;
+	bool release_reread; /* the release met a 409 and read the Lease again */
 	uint64_t renewed_us;
 	uint64_t attempt_us;
 	struct kube_request *req;
@@ -580,11 +581,46 @@ const char *leader_holder(const struct leader *le)
 	return le->holder;
 }
 
+static int release_put(struct leader *le, json_t *lease);
+
+static void on_release_reread(const struct kube_result *res, void *userdata)
+{
+	struct leader *le = userdata;
+	struct leader_record cur;
+	int r = res->err;
+
+	le->req = NULL;
+	if (r == 0 && res->body && leader_record_from_lease(res->body, &cur, NULL) == 0 &&
+	    strcmp(cur.holder, le->identity) == 0) {
+		r = release_put(le, res->body);
+		if (r == 0)
+			return;
+	}
+	/* Held by another (or nobody) by now: nothing of ours to release. */
+	if (le->release_done)
+		le->release_done(le, r, le->release_userdata);
+}
+
 static void on_released(const struct kube_result *res, void *userdata)
 {
 	struct leader *le = userdata;
 
 	le->req = NULL;
+	/* A renewal cancelled by the release may still have reached the
+	 * server, leaving our copy of the Lease a version behind: read it
+	 * again and release what is there, once. */
+	if (res->code == 409 && !le->release_reread) {
+		struct kube_call call = { .method = "GET",
+					  .res = &KUBE_LEASES,
+					  .ns = le->ns,
+					  .name = le->name,
+					  .bypass_gate = true,
+					  .timeout_us = le->t.renew_deadline_us };
+
+		le->release_reread = true;
+		if (kube_submit(le->c, &call, on_release_reread, le, &le->req) == 0)
+			return;
+	}
 	if (res->err == 0) {
 		snprintf(le->holder, sizeof(le->holder), "%s", "");
 		if (le->o.on_new_leader)
@@ -594,16 +630,36 @@ static void on_released(const struct kube_result *res, void *userdata)
 		le->release_done(le, res->err, le->release_userdata);
 }
 
+/* Writes lease back with this holder's release record (holder empty). */
+static int release_put(struct leader *le, json_t *lease)
+{
+	struct leader_record rec, cur;
+	struct kube_call call = { .method = "PUT",
+				  .res = &KUBE_LEASES,
+				  .ns = le->ns,
+				  .name = le->name,
+				  .bypass_gate = true,
+				  .timeout_us = le->t.renew_deadline_us };
+	json_t *obj;
+	int r;
+
+	if (leader_record_from_lease(lease, &cur, NULL) < 0)
+		memset(&cur, 0, sizeof(cur));
+	leader_release_record(&cur, loop_wall_us(), &rec);
+	obj = json_deep_copy(lease); /* new */
+	r = obj ? leader_record_to_lease(&rec, obj) : -ENOMEM;
+	if (r == 0) {
+		call.body = obj;
+		r = kube_submit(le->c, &call, on_released, le, &le->req);
+	}
+	json_decref(obj);
+	return r;
+}
+
 int leader_release(struct leader *le, void (*done)(struct leader *le, int err, void *userdata),
 		   void *userdata)
 {
 	bool was_leading = leader_is_leader(le) && le->lease;
-	struct leader_record rec, cur;
-	struct kube_call call = { .method = "PUT",
-				  .res = &KUBE_LEASES,
-				  .bypass_gate = true,
-				  .timeout_us = le->t.renew_deadline_us };
-	json_t *obj;
 	int r;
 
 	if (le->releasing)
@@ -615,23 +671,13 @@ int leader_release(struct leader *le, void (*done)(struct leader *le, int err, v
 	le->req = NULL;
 	lost(le);
 	le->releasing = true;
+	le->release_reread = false;
 	le->release_err = 0;
 	if (!was_leading) {
 		loop_timer_arm(le->release_timer, 0);
 		return 0;
 	}
-	if (leader_record_from_lease(le->lease, &cur, NULL) < 0)
-		memset(&cur, 0, sizeof(cur));
-	leader_release_record(&cur, loop_wall_us(), &rec);
-	obj = json_deep_copy(le->lease); /* new */
-	r = obj ? leader_record_to_lease(&rec, obj) : -ENOMEM;
-	if (r == 0) {
-		call.ns = le->ns;
-		call.name = le->name;
-		call.body = obj;
-		r = kube_submit(le->c, &call, on_released, le, &le->req);
-	}
-	json_decref(obj);
+	r = release_put(le, le->lease);
 	if (r < 0) {
 		le->release_err = r;
 		loop_timer_arm(le->release_timer, 0);
