@@ -152,9 +152,15 @@ static const struct obj_lease *lease_of(struct speaker *s, const char *node)
 	return found;
 }
 
+/* When l stops being fresh, on the wall clock (renewTime + duration). */
+static uint64_t lease_expiry_wall_us(const struct obj_lease *l)
+{
+	return l->renew_wall_us + (uint64_t)l->duration_s * 1000000;
+}
+
 static bool lease_fresh(const struct obj_lease *l)
 {
-	return l && l->renew_wall_us + (uint64_t)l->duration_s * 1000000 > loop_wall_us();
+	return l && lease_expiry_wall_us(l) > loop_wall_us();
 }
 
 /* A peer is alive by heartbeat; DEAD by heartbeat is dead whatever the
@@ -418,12 +424,12 @@ static uint64_t resync_deadline(struct speaker *s, uint64_t now)
 			next = s->holds[i].until_us;
 	for (size_t i = 0; i < s->n_arr[INF_LEASE]; i++) {
 		const struct obj_lease *l = s->arr[INF_LEASE][i];
-		uint64_t stale;
+		uint64_t expiry = lease_expiry_wall_us(l), stale;
 
-		if (strcmp(l->holder, s->o.node_name) == 0 || !lease_fresh(l))
-			continue;
+		if (strcmp(l->holder, s->o.node_name) == 0 || expiry <= wall)
+			continue; /* ours, or stale already */
 		/* 1 ms past the instant lease_fresh turns false. */
-		stale = l->renew_wall_us + (uint64_t)l->duration_s * 1000000 - wall + 1000;
+		stale = expiry - wall + 1000;
 		if (stale < next - now)
 			next = now + stale;
 	}
