@@ -1799,6 +1799,17 @@ json_t *alloc_pool_status_json(const struct alloc *a, const char *name)
 		       pool_condition_reason(pe->pool), "message", msg, "observedGeneration",
 		       (json_int_t)pe->pool->generation);
 	free(msg);
+	/* The address automatic assignment hands out next, per family: the
+	 * speakers probe it ahead of time (docs/l2.md, "Probing ahead"). */
+	for (int f = 0; st && f < 2 && pool_valid(pe->pool); f++) {
+		struct ip_addr next;
+		char buf[IP_STRLEN];
+
+		if (pool_first_free(pe, fam_of_index(f), &next) && !aip_find(a, &next) &&
+		    ip_format(&next, buf, sizeof(buf)))
+			json_object_set_new(st, f == FAM4 ? "nextIPv4" : "nextIPv6",
+					    json_string(buf));
+	}
 	return st;
 }
 

@@ -122,6 +122,14 @@ KINDS = [
                 "availableIPv6": {"type": "string",
                                   "description": "Free IPv6 addresses, as a decimal string "
                                                  "(an IPv6 pool overflows any integer)."},
+                "nextIPv4": {"type": "string",
+                             "description": "The IPv4 address automatic assignment takes next "
+                                            "from this pool; absent when none is free or the "
+                                            "pool is invalid. Speakers probe it ahead of time, "
+                                            "so that a Service given it is announced at once."},
+                "nextIPv6": {"type": "string",
+                             "description": "The IPv6 address automatic assignment takes next "
+                                            "from this pool, as nextIPv4."},
                 "conditions": CONDITIONS,
             },
         },

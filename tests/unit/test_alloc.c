@@ -1313,11 +1313,28 @@ static void test_alloc_pool_counts_and_status_json(void **state)
 					NULL, NULL)));
 	st = alloc_pool_status_json(a, "p");
 	text = json_dumps(st, JSON_SORT_KEYS | JSON_COMPACT);
+	/* The next addresses skip the shared .0 and the externalIP .5 alike. */
 	assert_string_equal(text, "{\"assignedIPv4\":2,\"assignedIPv6\":1,\"availableIPv4\":\"6\","
 				  "\"availableIPv6\":\"3\",\"conditions\":[{\"message\":\"\","
 				  "\"observedGeneration\":2,\"reason\":\"Valid\",\"status\":"
-				  "\"True\",\"type\":\"Valid\"}]}");
+				  "\"True\",\"type\":\"Valid\"}],\"nextIPv4\":\"198.51.100.1\","
+				  "\"nextIPv6\":\"2001:db8::1\"}");
 	free(text);
+	json_decref(st);
+	/* What the status names next is what the next Service gets. */
+	assert_string_equal(give(a, S("default/f", 5, NULL, NULL, NULL)), "198.51.100.1");
+	assert_string_equal(give(a, S("default/g", 6, NULL, NULL, NULL)), "198.51.100.2");
+	assert_string_equal(give(a, S("default/h", 7, NULL, NULL, NULL)), "198.51.100.3");
+	assert_string_equal(give(a, S("default/i", 8, NULL, NULL, NULL)), "198.51.100.4");
+	st = alloc_pool_status_json(a, "p");
+	assert_string_equal(json_string_value(json_object_get(st, "nextIPv4")), "198.51.100.6");
+	json_decref(st);
+	assert_string_equal(give(a, S("default/j", 9, NULL, NULL, NULL)), "198.51.100.6");
+	assert_string_equal(give(a, S("default/k", 10, NULL, NULL, NULL)), "198.51.100.7");
+	/* Full: no next address for the family. */
+	st = alloc_pool_status_json(a, "p");
+	assert_null(json_object_get(st, "nextIPv4"));
+	assert_string_equal(json_string_value(json_object_get(st, "nextIPv6")), "2001:db8::1");
 	json_decref(st);
 	assert_int_equal(alloc_pool_count(a), 1);
 	assert_string_equal(alloc_pool_at(a, 0)->name, "p");
