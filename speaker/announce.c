@@ -38,6 +38,47 @@ unsigned announce_claim(struct announce *a, const struct announce_cfg *cfg, bool
 	return start_burst(a, cfg, now_us);
 }
 
+unsigned announce_probe_ahead(struct announce *a, const struct announce_cfg *cfg, uint64_t now_us)
+{
+	if (a->state != ANNOUNCE_IDLE || !cfg->probe_count)
+		return 0;
+	a->ahead = true;
+	a->state = ANNOUNCE_PROBING;
+	a->sent = 1;
+	a->next_us = now_us + cfg->probe_interval_us;
+	return ANNOUNCE_SEND_PROBE;
+}
+
+unsigned announce_take(struct announce *a, const struct announce_cfg *cfg, bool probe,
+		       uint64_t now_us)
+{
+	if (!a->ahead)
+		return 0;
+	a->ahead = false;
+	a->since_us = 0;
+	switch (a->state) {
+	case ANNOUNCE_CONFLICT:
+		if (cfg->on_conflict == ANNOUNCE_ON_CONFLICT_WITHDRAW) {
+			a->next_us = 0;
+			return ANNOUNCE_REPORT_CONFLICT;
+		}
+		return ANNOUNCE_REPORT_CONFLICT | start_burst(a, cfg, now_us);
+	case ANNOUNCE_PROBING:
+		/* The first round goes on, and announces when it ends. */
+		if (!a->clear_us && probe)
+			return 0;
+		return start_burst(a, cfg, now_us);
+	case ANNOUNCE_PROBED:
+		return start_burst(a, cfg, now_us);
+	case ANNOUNCE_IDLE:
+	case ANNOUNCE_ANNOUNCING:
+	case ANNOUNCE_ACTIVE:
+		break;
+	}
+	a->state = ANNOUNCE_IDLE;
+	return announce_claim(a, cfg, probe, now_us);
+}
+
 void announce_release(struct announce *a)
 {
 	uint64_t conflicts = a->conflicts;
@@ -59,6 +100,12 @@ unsigned announce_tick(struct announce *a, const struct announce_cfg *cfg, uint6
 			return ANNOUNCE_SEND_PROBE;
 		}
 		/* The wait after the last probe passed without an answer. */
+		if (a->ahead) {
+			a->state = ANNOUNCE_PROBED;
+			a->clear_us = now_us;
+			a->next_us = cfg->ahead_interval_us ? now_us + cfg->ahead_interval_us : 0;
+			return 0;
+		}
 		return start_burst(a, cfg, now_us);
 	case ANNOUNCE_ANNOUNCING:
 		a->sent++;
@@ -76,8 +123,17 @@ unsigned announce_tick(struct announce *a, const struct announce_cfg *cfg, uint6
 		}
 		a->next_us = now_us + cfg->refresh_us;
 		return ANNOUNCE_SEND_ANNOUNCE;
-	case ANNOUNCE_IDLE:
+	case ANNOUNCE_PROBED:
 	case ANNOUNCE_CONFLICT:
+		if (a->ahead) { /* the next round */
+			a->state = ANNOUNCE_PROBING;
+			a->sent = 1;
+			a->next_us = now_us + cfg->probe_interval_us;
+			return ANNOUNCE_SEND_PROBE;
+		}
+		a->next_us = 0;
+		return 0;
+	case ANNOUNCE_IDLE:
 		a->next_us = 0;
 		return 0;
 	}
@@ -92,6 +148,13 @@ unsigned announce_foreign_holder(struct announce *a, const struct announce_cfg *
 	a->conflicts++;
 	memcpy(a->conflict_mac, mac, 6);
 	a->conflict_us = now_us;
+	if (a->ahead) {
+		/* Nothing to withdraw; look again later, the host may leave. */
+		a->state = ANNOUNCE_CONFLICT;
+		a->clear_us = 0;
+		a->next_us = cfg->ahead_interval_us ? now_us + cfg->ahead_interval_us : 0;
+		return ANNOUNCE_REPORT_CONFLICT;
+	}
 	if (cfg->on_conflict == ANNOUNCE_ON_CONFLICT_WITHDRAW) {
 		a->state = ANNOUNCE_CONFLICT;
 		a->next_us = 0;
@@ -118,9 +181,10 @@ bool announce_answering(const struct announce *a, const struct announce_cfg *cfg
 	case ANNOUNCE_ACTIVE:
 		return true;
 	case ANNOUNCE_CONFLICT:
-		return cfg->on_conflict == ANNOUNCE_ON_CONFLICT_ANNOUNCE;
+		return cfg->on_conflict == ANNOUNCE_ON_CONFLICT_ANNOUNCE && !a->ahead;
 	case ANNOUNCE_IDLE:
 	case ANNOUNCE_PROBING:
+	case ANNOUNCE_PROBED:
 		return false;
 	}
 	return false;
@@ -144,6 +208,8 @@ const char *announce_state_str(enum announce_state s)
 		return "active";
 	case ANNOUNCE_CONFLICT:
 		return "conflict";
+	case ANNOUNCE_PROBED:
+		return "probed";
 	}
 	return "?";
 }

@@ -9,6 +9,17 @@
  *   IDLE --claim--------------------------------------->  ANNOUNCING
  *   PROBING/ANNOUNCING/ACTIVE --foreign answer or announcement--> CONFLICT (policy withdraw)
  *   any --release--> IDLE (stop answering at once)
+ *
+ * Probing ahead, for a pool's next address that no Service holds yet: the
+ * claim probes and then waits, silent, re-probing every ahead_interval_us:
+ *
+ *   IDLE --probe_ahead--> PROBING --no foreign answer--> PROBED --interval--> PROBING ...
+ *   PROBING/PROBED --foreign answer or announcement--> CONFLICT --interval--> PROBING ...
+ *
+ * and announce_take() turns it into a claim: PROBED (or re-probing after a
+ * clear round) announces at once, a first round still running goes on to
+ * announce when it ends, CONFLICT reports the conflict (and, under policy
+ * announce, announces).
  */
 #ifndef IRONLB_SPEAKER_ANNOUNCE_H
 #define IRONLB_SPEAKER_ANNOUNCE_H
@@ -22,6 +33,7 @@ enum announce_state {
 	ANNOUNCE_ANNOUNCING,
 	ANNOUNCE_ACTIVE,
 	ANNOUNCE_CONFLICT,
+	ANNOUNCE_PROBED, /* probed ahead and clear; not answering */
 };
 
 enum announce_conflict_policy {
@@ -38,13 +50,14 @@ struct announce_cfg {
 	uint64_t announce_interval_us;
 	uint64_t refresh_us; /* re-announce period while active; 0 = never */
 	enum announce_conflict_policy on_conflict;
+	uint64_t ahead_interval_us; /* re-probe period of a claim probed ahead; 0 = once */
 };
 
 #define ANNOUNCE_CFG_DEFAULT                                                                       \
 	{                                                                                          \
 		.probe_count = 3, .probe_interval_us = 100000, .announce_count = 3,                \
 		.announce_interval_us = 250000, .refresh_us = 0,                                   \
-		.on_conflict = ANNOUNCE_ON_CONFLICT_WITHDRAW,                                      \
+		.on_conflict = ANNOUNCE_ON_CONFLICT_WITHDRAW, .ahead_interval_us = 10000000,       \
 	}
 
 struct announce {
@@ -54,6 +67,8 @@ struct announce {
 	uint64_t since_us;  /* when the current claim started answering */
 	uint64_t conflicts; /* foreign holders seen over the claim's life */
 	uint8_t conflict_mac[6];
+	bool ahead;	   /* probing ahead: never announces until announce_take */
+	uint64_t clear_us; /* when the last probing round ended clear; 0 = none since */
 	uint64_t conflict_us;
 };
 
@@ -70,6 +85,16 @@ void announce_init(struct announce *a);
  * a foreign holder first. Returns actions. */
 unsigned announce_claim(struct announce *a, const struct announce_cfg *cfg, bool probe,
 			uint64_t now_us);
+
+/* Starts probing ahead (see above); nothing if probe_count is 0. Returns
+ * actions. */
+unsigned announce_probe_ahead(struct announce *a, const struct announce_cfg *cfg, uint64_t now_us);
+
+/* A claim probing ahead becomes a claim (its address went to a Service).
+ * probe: what announce_claim would be told. Returns actions; 0 and nothing
+ * changed if a is not probing ahead. */
+unsigned announce_take(struct announce *a, const struct announce_cfg *cfg, bool probe,
+		       uint64_t now_us);
 
 /* Ends the claim: stop answering at once. */
 void announce_release(struct announce *a);

@@ -31,6 +31,12 @@
  * (announce_tick leaves IDLE alone; on_due_timer starts it). */
 #define L2_BATCH 256
 #define L2_MAX_GROUPS 4096
+/* A claim probing ahead that drops out of the set lingers, silent, this
+ * long: the Service status that names the address and the pool status that
+ * moves on to the next one come by separate watches, in either order, and
+ * the claim must still be there when the Service's arrives. It goes at the
+ * first l2_set_claims() after that. */
+#define L2_AHEAD_LINGER_US 5000000
 
 struct l2_group {
 	uint8_t mac[6];
@@ -53,10 +59,12 @@ struct l2_entry {
 	struct rb_node node;
 	struct ip_addr addr;
 	bool probe;
+	bool ahead;
 	uint8_t n_ifs;
 	uint8_t n_ifnames; /* at most L2_MAX_IFNAMES, checked by l2_set_claims */
 	uint32_t due_pos;  /* 1 + index in l2->due, 0 when no tick is due */
 	unsigned gen;
+	uint64_t linger_until_us; /* probing ahead, out of the set: when it goes */
 	struct announce ann;
 	struct l2_if *ifs[L2_MAX_IF];
 	const char *why_no_interface;
@@ -85,6 +93,7 @@ struct l2 {
 	 * scheduling never fails. */
 	struct l2_entry **due;
 	size_t n_due, cap_due, n_entries;
+	size_t n_ahead; /* entries probing ahead */
 	struct loop_timer *timer;
 };
 
@@ -457,6 +466,14 @@ static void entry_act(struct l2 *l2, struct l2_entry *e, unsigned acts)
 	}
 }
 
+/* Starts e's claim, or its probing ahead. Returns actions. */
+static unsigned entry_start(struct l2 *l2, struct l2_entry *e, uint64_t now)
+{
+	if (e->ahead)
+		return announce_probe_ahead(&e->ann, &l2->cfg, now);
+	return announce_claim(&e->ann, &l2->cfg, e->probe, now);
+}
+
 static void on_due_timer(struct loop_timer *t, void *userdata)
 {
 	struct l2 *l2 = userdata;
@@ -469,7 +486,7 @@ static void on_due_timer(struct loop_timer *t, void *userdata)
 
 		budget--;
 		if (e->ann.state == ANNOUNCE_IDLE)
-			entry_act(l2, e, announce_claim(&e->ann, &l2->cfg, e->probe, now));
+			entry_act(l2, e, entry_start(l2, e, now));
 		else
 			entry_act(l2, e, announce_tick(&e->ann, &l2->cfg, now));
 	}
@@ -610,6 +627,7 @@ static void free_names(char **names, size_t n)
 
 static void entry_free(struct l2 *l2, struct l2_entry *e)
 {
+	l2->n_ahead -= e->ahead;
 	announce_release(&e->ann);
 	for (size_t i = 0; i < e->n_ifs; i++)
 		if_unref(e->ifs[i], &e->addr);
@@ -738,6 +756,8 @@ int l2_set_claims(struct l2 *l2, const struct l2_claim *claims, size_t n)
 		e->addr = claims[i].addr;
 		e->n_ifnames = claims[i].n_ifnames;
 		e->probe = claims[i].probe;
+		e->ahead = claims[i].ahead;
+		l2->n_ahead += e->ahead;
 		announce_init(&e->ann);
 		if (rb_insert(&l2->claims, &e->node, entry_cmp)) {
 			/* The same address twice in claims: keep the first. */
@@ -755,6 +775,7 @@ int l2_set_claims(struct l2 *l2, const struct l2_claim *claims, size_t n)
 		char **names;
 
 		e->gen = gen;
+		e->linger_until_us = 0;
 		if (!same_names(e->ifnames, e->n_ifnames, claims[i].ifnames, claims[i].n_ifnames) &&
 		    copy_names(claims[i].ifnames, claims[i].n_ifnames, &names) == 0) {
 			free_names(e->ifnames, e->n_ifnames);
@@ -767,6 +788,12 @@ int l2_set_claims(struct l2 *l2, const struct l2_claim *claims, size_t n)
 		struct l2_entry *e = rb_entry(node, struct l2_entry, node);
 
 		next = rb_next(node);
+		if (e->gen != gen && e->ahead && e->ann.state != ANNOUNCE_IDLE) {
+			if (!e->linger_until_us)
+				e->linger_until_us = now + L2_AHEAD_LINGER_US;
+			if (now < e->linger_until_us)
+				continue;
+		}
 		if (e->gen != gen) {
 			l2->arp_dirty |= e->addr.family == AF_INET;
 			rb_remove(&l2->claims, node);
@@ -777,11 +804,32 @@ int l2_set_claims(struct l2 *l2, const struct l2_claim *claims, size_t n)
 	arp_filter_update(l2);
 	for (node = rb_first(&l2->claims); node; node = rb_next(node))
 		entry_place(l2, rb_entry(node, struct l2_entry, node));
+	/* Kept claims that start or stop probing ahead. */
+	for (size_t i = 0; i < n; i++) {
+		struct l2_entry *e = ents[i];
+
+		if (e->ahead == claims[i].ahead)
+			continue;
+		e->ahead = claims[i].ahead;
+		e->probe = claims[i].probe;
+		if (e->ahead)
+			l2->n_ahead++;
+		else
+			l2->n_ahead--;
+		if (e->ann.state == ANNOUNCE_IDLE) /* not started: starts as it is now */
+			continue;
+		if (e->ahead) { /* a Service let go of it: silent at once */
+			announce_release(&e->ann);
+			entry_act(l2, e, announce_probe_ahead(&e->ann, &l2->cfg, now));
+		} else {
+			entry_act(l2, e, announce_take(&e->ann, &l2->cfg, e->probe, now));
+		}
+	}
 	for (size_t i = 0; i < n_fresh; i++) {
 		struct l2_entry *e = fresh[i];
 
 		if (i < L2_BATCH) {
-			entry_act(l2, e, announce_claim(&e->ann, &l2->cfg, e->probe, now));
+			entry_act(l2, e, entry_start(l2, e, now));
 		} else {
 			e->ann.next_us = now; /* started by on_due_timer */
 			due_update(l2, e);
@@ -832,6 +880,8 @@ bool l2_status(const struct l2 *l2, const struct ip_addr *a, struct l2_status *r
 	for (size_t i = 0; i < e->n_ifs && i < 4; i++)
 		ret->ifindexes[ret->n_ifindexes++] = e->ifs[i]->ifindex;
 	ret->why_no_interface = e->why_no_interface;
+	ret->ahead = e->ahead;
+	ret->clear_us = e->ann.clear_us;
 	return true;
 }
 
@@ -842,7 +892,12 @@ const struct l2_stats *l2_stats(const struct l2 *l2)
 
 size_t l2_claim_count(const struct l2 *l2)
 {
-	return rb_count(&l2->claims);
+	return rb_count(&l2->claims) - l2->n_ahead;
+}
+
+size_t l2_ahead_count(const struct l2 *l2)
+{
+	return l2->n_ahead;
 }
 
 size_t l2_answering(const struct l2 *l2, struct ip_addr *ret, size_t max)

@@ -27,6 +27,11 @@ struct l2_claim {
 	struct ip_addr addr;
 	/* Probe before the first announcement: no speaker announced it yet. */
 	bool probe;
+	/* Probe ahead only (a pool's next address, no Service yet): probe now
+	 * and again every ahead_interval_us, never announce or answer; the
+	 * same address claimed later without it announces at once if the last
+	 * probing found nobody (announce_take). */
+	bool ahead;
 	/* An L2Advertisement's spec.interfaces, or none: the interface whose
 	 * connected subnet holds the address. */
 	const char *const *ifnames;
@@ -84,6 +89,8 @@ struct l2_status {
 	int ifindexes[4];
 	size_t n_ifindexes;
 	const char *why_no_interface; /* static string, or NULL */
+	bool ahead;		      /* probing ahead (l2_claim.ahead) */
+	uint64_t clear_us;	      /* loop_now_us() of the last clear probing; 0 if none */
 };
 bool l2_status(const struct l2 *l2, const struct ip_addr *a, struct l2_status *ret);
 
@@ -91,7 +98,10 @@ const struct l2_stats *l2_stats(const struct l2 *l2);
 /* Frames the kernel dropped because a packet socket's receive queue was
  * full (PACKET_STATISTICS), over the life of l2, closed sockets included. */
 uint64_t l2_kernel_drops(const struct l2 *l2);
+/* Claims, those probing ahead not counted. */
 size_t l2_claim_count(const struct l2 *l2);
+/* Claims probing ahead. */
+size_t l2_ahead_count(const struct l2 *l2);
 /* Claimed addresses currently being answered for, sorted, into ret (room
  * for max); returns how many there are. */
 size_t l2_answering(const struct l2 *l2, struct ip_addr *ret, size_t max);

@@ -35,6 +35,7 @@ enum {
 	OPT_ANNOUNCE_INTERVAL,
 	OPT_PROBE_COUNT,
 	OPT_PROBE_INTERVAL,
+	OPT_PROBE_AHEAD_INTERVAL,
 	OPT_IGNORE_EXCLUDE_LB,
 	OPT_LB_CLASS,
 	OPT_DATAPATH,
@@ -58,6 +59,7 @@ static const struct option long_options[] = {
 	{ "announce-interval", required_argument, NULL, OPT_ANNOUNCE_INTERVAL },
 	{ "probe-count", required_argument, NULL, OPT_PROBE_COUNT },
 	{ "probe-interval", required_argument, NULL, OPT_PROBE_INTERVAL },
+	{ "probe-ahead-interval", required_argument, NULL, OPT_PROBE_AHEAD_INTERVAL },
 	{ "ignore-exclude-lb", no_argument, NULL, OPT_IGNORE_EXCLUDE_LB },
 	{ "lb-class", required_argument, NULL, OPT_LB_CLASS },
 	{ "datapath", required_argument, NULL, OPT_DATAPATH },
@@ -101,6 +103,11 @@ static void usage(FILE *f)
 		"                         probing, so no conflict check before the claim)\n"
 		"  --probe-interval DUR   time between probes, and the wait after the last\n"
 		"                         (default 100ms)\n"
+		"  --probe-ahead-interval DUR\n"
+		"                         probe each pool's next address (its status.nextIPv4/\n"
+		"                         nextIPv6) this often before a Service gets it, so\n"
+		"                         that the Service is announced at once (default 10s;\n"
+		"                         0: no probing ahead)\n"
 		"  --ignore-exclude-lb    announce from nodes labelled\n"
 		"                         node.kubernetes.io/exclude-from-external-load-balancers\n"
 		"                         (must be the same on every speaker)\n"
@@ -243,6 +250,16 @@ static int parse_args(int argc, char **argv, struct speaker_opts *o)
 				return 2;
 			}
 			o->announce.probe_interval_us = v;
+			break;
+		case OPT_PROBE_AHEAD_INTERVAL:
+			if (parse_duration_us(optarg, &v) < 0 ||
+			    (v && (v < 1000000 || v > 3600000000ULL))) {
+				daemon_flag_error(PROG, "--probe-ahead-interval",
+						  "\"%s\" is not 0 or a duration between 1s and 1h",
+						  optarg);
+				return 2;
+			}
+			o->announce.ahead_interval_us = v;
 			break;
 		case OPT_IGNORE_EXCLUDE_LB:
 			o->ignore_exclude_lb = true;

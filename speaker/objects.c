@@ -12,6 +12,7 @@
 
 #include "ironlb/informer.h"
 #include "ironlb/kube_resource.h"
+#include "ironlb/log.h"
 
 #define FAIL(why_)                                                                                 \
 	do {                                                                                       \
@@ -562,9 +563,44 @@ void obj_pool_free(void *item, void *ud)
 	if (!p)
 		return;
 	free(p->name);
+	free(p->uid);
 	labels_free(p->labels);
 	free(p->ranges);
 	free(p);
+}
+
+/* status.nextIPv4 / nextIPv6: only a hint for probing ahead, so a bad one is
+ * dropped with a log line and never costs the pool. */
+static void pool_next_decode(struct obj_pool *p, json_t *status)
+{
+	static const char *const fields[2] = { "nextIPv4", "nextIPv6" };
+
+	for (int f = 0; f < 2; f++) {
+		json_t *v = json_is_object(status) ? json_object_get(status, fields[f]) : NULL;
+		const char *why = NULL;
+		struct ip_addr a;
+
+		if (!v || json_is_null(v))
+			continue;
+		if (!json_is_string(v))
+			why = "not a string";
+		else if (ip_parse(json_string_value(v), &a, NULL) < 0)
+			why = "not an IP address";
+		else if (a.family != (f ? AF_INET6 : AF_INET))
+			why = f ? "not an IPv6 address" : "not an IPv4 address";
+		else if (!obj_pool_contains(p, &a))
+			why = "outside spec.addresses";
+		if (why) {
+			char field[32];
+
+			snprintf(field, sizeof(field), "status.%s", fields[f]);
+			log_warn("objects", "IPAddressPool: ignoring a bad next address",
+				 LF_STR("pool", p->name), LF_STR("field", field),
+				 LF_STR("reason", why));
+			continue;
+		}
+		p->next[p->n_next++] = a;
+	}
 }
 
 int obj_pool_decode(json_t *obj, void *ud, void **ret_item, const char **ret_why)
@@ -596,7 +632,7 @@ int obj_pool_decode(json_t *obj, void *ud, void **ret_item, const char **ret_why
 		return -EBADMSG;
 	}
 	p = calloc(1, sizeof(*p));
-	if (!p || !(p->name = strdup(m.name)))
+	if (!p || !(p->name = strdup(m.name)) || !(p->uid = strdup(m.uid ? m.uid : "")))
 		goto nomem;
 	p->allow_external = json_is_true(allow);
 	if (labels_from_json(m.labels, "metadata.labels", &p->labels, NULL, 0) < 0)
@@ -615,6 +651,7 @@ int obj_pool_decode(json_t *obj, void *ud, void **ret_item, const char **ret_why
 			FAIL("spec.addresses[]: not a CIDR, range or address");
 		p->n_ranges++;
 	}
+	pool_next_decode(p, json_object_get(obj, "status"));
 	*ret_item = p;
 	return 0;
 nomem:

@@ -93,10 +93,16 @@ struct obj_node {
 
 struct obj_pool {
 	char *name;
+	char *uid; /* metadata.uid, "" when absent: the Events about the pool */
 	struct labels *labels;
 	struct ip_range *ranges;
 	size_t n_ranges;
 	bool allow_external;
+	/* status.nextIPv4 / nextIPv6, in that order, each kept only if it is an
+	 * address of its family inside spec.addresses (the controller writes
+	 * them; a bad one is logged and ignored, the pool kept). */
+	struct ip_addr next[2];
+	uint8_t n_next;
 };
 
 struct obj_l2adv {

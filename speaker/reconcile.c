@@ -95,12 +95,15 @@ static void add_ifname(struct scratch *sc, struct reconcile_addr *out, const cha
 	out->n_ifnames++;
 }
 
+/* svc NULL: a pool's next address, held by no Service yet; decided as for a
+ * Service with traffic policy Cluster and a serving endpoint, the
+ * conditions under which the Service that gets it is owned alike. */
 static void decide(const struct reconcile_input *in, struct scratch *sc,
 		   const struct obj_service *svc, const struct ip_addr *a, bool external,
 		   struct reconcile_addr *out)
 {
 	const struct obj_pool *pool = pool_for(in, a);
-	struct eligibility_service es = { .traffic_policy_local = svc->local,
+	struct eligibility_service es = { .traffic_policy_local = svc && svc->local,
 					  .ignore_exclude_lb = in->ignore_exclude_lb };
 	struct ep_facts f = { .in = in, .ready_on = sc->ready_on };
 	size_t i, j, n_sel = 0, n_elig, n_alive = 0, self_i = SIZE_MAX;
@@ -119,9 +122,9 @@ static void decide(const struct reconcile_input *in, struct scratch *sc,
 		if (obj_l2adv_selects_pool(in->adverts[i], pool))
 			sc->sel[n_sel++] = in->adverts[i];
 	memset(sc->ready_on, 0, in->n_nodes * sizeof(bool));
-	if (in->foreach_slice)
+	if (svc && in->foreach_slice)
 		in->foreach_slice(in->ud, svc->ns, svc->name, ep_scan, &f);
-	es.has_serving_endpoint = f.serving;
+	es.has_serving_endpoint = !svc || f.serving;
 
 	for (i = 0; i < in->n_nodes; i++) {
 		const struct obj_node *n = in->nodes[i];
@@ -209,6 +212,45 @@ static void decide(const struct reconcile_input *in, struct scratch *sc,
 	out->backup_pos = (uint32_t)election_position(a, sc->names, n_alive, in->self);
 }
 
+/* The pools' next addresses that no Service holds and this node would own:
+ * res->ahead, sorted and distinct, at most RECONCILE_MAX_AHEAD. */
+static void decide_ahead(const struct reconcile_input *in, struct scratch *sc,
+			 struct reconcile_result *res)
+{
+	for (size_t i = 0; i < in->n_pools; i++) {
+		const struct obj_pool *p = in->pools[i];
+
+		for (size_t k = 0; k < p->n_next; k++) {
+			struct reconcile_addr ra;
+			bool dup = false;
+
+			if (res->n_ahead == RECONCILE_MAX_AHEAD)
+				goto sort;
+			if (reconcile_find(res, &p->next[k]))
+				continue;
+			for (size_t j = 0; j < res->n_ahead && !dup; j++)
+				dup = ip_equal(&res->ahead[j].addr, &p->next[k]);
+			if (dup)
+				continue;
+			decide(in, sc, NULL, &p->next[k], false, &ra);
+			if (ra.role != RECONCILE_OWNER)
+				continue;
+			if (!res->ahead) {
+				res->ahead = calloc(RECONCILE_MAX_AHEAD, sizeof(*res->ahead));
+				if (!res->ahead) {
+					sc->oom = true;
+					return;
+				}
+			}
+			ra.probe = true;
+			res->ahead[res->n_ahead++] = ra;
+		}
+	}
+sort:
+	if (res->n_ahead)
+		qsort(res->ahead, res->n_ahead, sizeof(*res->ahead), addr_cmp);
+}
+
 int reconcile_run(const struct reconcile_input *in, struct reconcile_result *ret)
 {
 	struct scratch sc = { 0 };
@@ -251,6 +293,7 @@ int reconcile_run(const struct reconcile_input *in, struct reconcile_result *ret
 		res.addrs[k++] = res.addrs[i];
 	}
 	res.n = k;
+	decide_ahead(in, &sc, &res);
 	if (sc.oom) {
 		reconcile_result_clear(&res);
 		goto out;
@@ -274,6 +317,7 @@ out:
 void reconcile_result_clear(struct reconcile_result *r)
 {
 	free(r->addrs);
+	free(r->ahead);
 	free(r->ifnames);
 	memset(r, 0, sizeof(*r));
 }

@@ -13,6 +13,11 @@
  *                their Leases)
  *   alive      = candidates that are this node or that in->alive() says live
  *   owner      = election_owner(address, alive)
+ * Probing ahead: for each pool's next addresses (status.nextIPv4/IPv6,
+ * the addresses the controller hands out next) that no Service holds, the
+ * same decision as for a Service with traffic policy Cluster and a serving
+ * endpoint; those this node would own go to the result's ahead list, to be
+ * probed before any Service gets them.
  * No I/O, no clock: the caller's callbacks read its caches.
  */
 #ifndef IRONLB_SPEAKER_RECONCILE_H
@@ -25,6 +30,8 @@
 #include "objects.h"
 
 #define RECONCILE_MAX_IFNAMES 8
+/* Pools' next addresses probed ahead by one node, at most. */
+#define RECONCILE_MAX_AHEAD 64
 
 enum reconcile_role {
 	RECONCILE_OWNER,       /* this node announces it */
@@ -83,6 +90,10 @@ struct reconcile_result {
 	 * apart, as few addresses have any and each may have several. */
 	const char **ifnames;
 	size_t n_ifnames;
+	/* The pools' next addresses this node would own (role OWNER, svc
+	 * NULL, probe set), sorted; apart from addrs, as no Service has them. */
+	struct reconcile_addr *ahead;
+	size_t n_ahead;
 };
 
 /* Computes the result. 0 or -ENOMEM (ret untouched). */

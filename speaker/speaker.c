@@ -107,7 +107,11 @@ struct speaker {
 	struct metric *m_drops;
 	struct metric *m_owned, *m_announce, *m_arp, *m_ns, *m_hb_sent, *m_hb_recv, *m_hb_rej,
 		*m_peers, *m_conflicts, *m_failovers, *m_pass;
-	uint64_t failovers, conflict_count, stepdowns, defences;
+	uint64_t failovers, conflict_count, stepdowns, defences, ahead_conflicts;
+	struct metric *m_ahead, *m_ahead_conflicts;
+	/* The result being applied, during l2_set_claims (its Services are
+	 * not in s->last yet). */
+	const struct reconcile_result *pass;
 	uint64_t last_defend_us;
 	struct metric *m_stepdowns, *m_defences;
 	struct log_ratelimit rl_decode;
@@ -531,6 +535,10 @@ static int info_take(struct reconcile_result *res, char ***ret)
 		ra->svc = NULL;
 		ra->n_ifnames = 0;
 	}
+	for (i = 0; i < res->n_ahead; i++) {
+		res->ahead[i].owner = NULL; /* this node; borrowed */
+		res->ahead[i].n_ifnames = 0;
+	}
 	free(res->ifnames); /* borrowed from adverts a watch event may free */
 	res->ifnames = NULL;
 	res->n_ifnames = 0;
@@ -567,6 +575,20 @@ static void lease_send(struct speaker *s);
 static void datapath_apply_announced(struct speaker *s, const struct ip_addr *addrs, size_t n);
 static void announce_other_modes(struct speaker *s, const struct ip_addr *l2_owned, size_t n_l2);
 
+/* Whether pools' next addresses are probed ahead (--probe-ahead-interval). */
+static bool ahead_on(const struct speaker *s)
+{
+	return s->o.announce.ahead_interval_us && s->o.announce.probe_count;
+}
+
+static bool ahead_in(const struct reconcile_result *r, const struct ip_addr *a)
+{
+	for (size_t i = 0; i < r->n_ahead; i++)
+		if (ip_equal(&r->ahead[i].addr, a))
+			return true;
+	return false;
+}
+
 static void do_reconcile(struct speaker *s)
 {
 	struct reconcile_input in = {
@@ -583,7 +605,7 @@ static void do_reconcile(struct speaker *s)
 	struct l2_claim *claims;
 	struct ip_addr *owned;
 	uint64_t now = loop_now_us();
-	size_t i, n = 0, walk;
+	size_t i, n = 0, n_claims, walk;
 	int r;
 
 	if (collect_all(s) < 0) {
@@ -609,7 +631,7 @@ static void do_reconcile(struct speaker *s)
 	}
 	s->rejoining = false;
 	holds_expire(s, now);
-	claims = calloc(res.n_owned ? res.n_owned : 1, sizeof(*claims));
+	claims = calloc(res.n_owned + res.n_ahead + 1, sizeof(*claims));
 	owned = calloc(res.n_owned ? res.n_owned : 1, sizeof(*owned));
 	if (!claims || !owned) {
 		free(claims);
@@ -654,8 +676,25 @@ static void do_reconcile(struct speaker *s)
 				 LF_STR("owner", now_a && now_a->owner ? now_a->owner : "-"));
 		}
 	}
+	n_claims = n;
+	for (i = 0; ahead_on(s) && i < res.n_ahead; i++) {
+		const struct reconcile_addr *ra = &res.ahead[i];
+		char ip[IP_STRLEN];
+
+		claims[n_claims++] = (struct l2_claim){ .addr = ra->addr,
+							.probe = true,
+							.ahead = true,
+							.ifnames = reconcile_ifnames(&res, ra),
+							.n_ifnames = ra->n_ifnames };
+		if (!ahead_in(&s->last, &ra->addr)) {
+			ip_format(&ra->addr, ip, sizeof(ip));
+			log_info("l2", "probing a pool's next address ahead", LF_STR("ip", ip));
+		}
+	}
 	loop_timer_arm_at(s->resync_timer, resync_deadline(s, now));
-	r = l2_set_claims(s->l2, claims, n);
+	s->pass = &res;
+	r = l2_set_claims(s->l2, claims, n_claims);
+	s->pass = NULL;
 	if (r < 0)
 		log_error("l2", "cannot apply claims", LF_ERR(r));
 	if (s->hb)
@@ -1278,6 +1317,8 @@ static void on_lease_timer(struct loop_timer *t, void *ud)
 static void on_holder_seen(void *ud, const struct ip_addr *a, const uint8_t mac[6], int ifindex)
 {
 	struct speaker *s = ud;
+	struct l2_status st;
+	bool ahead = l2_status(s->l2, a, &st) && st.ahead;
 	char ip[IP_STRLEN];
 
 	ip_format(a, ip, sizeof(ip));
@@ -1289,6 +1330,10 @@ static void on_holder_seen(void *ud, const struct ip_addr *a, const uint8_t mac[
 			if (memcmp(l->macs[k], mac, 6) != 0 ||
 			    strcmp(l->holder, s->o.node_name) == 0)
 				continue;
+			/* Probing ahead, we claim nothing: a speaker announcing it
+			 * saw its Service before we did. */
+			if (ahead)
+				return;
 			if (election_outranks(a, l->holder, s->o.node_name)) {
 				uint64_t hold = s->o.announce.refresh_us
 							? 3 * s->o.announce.refresh_us
@@ -1327,17 +1372,80 @@ static void on_holder_seen(void *ud, const struct ip_addr *a, const uint8_t mac[
 	l2_foreign_holder(s->l2, a, mac);
 }
 
+struct pool_find {
+	const struct ip_addr *addr;
+	const struct obj_pool *pool;
+};
+
+/* informer_foreach: the pool that names addr as its next address. */
+static int pool_find_next(const char *key, void *item, void *ud)
+{
+	struct pool_find *pf = ud;
+	const struct obj_pool *p = item;
+
+	(void)key;
+	for (size_t i = 0; i < p->n_next; i++) {
+		if (ip_equal(&p->next[i], pf->addr)) {
+			pf->pool = p;
+			return 1; /* stop */
+		}
+	}
+	return 0;
+}
+
+/* The Service of a, from the result being applied, else the last one. */
+static bool service_of(struct speaker *s, const struct ip_addr *a, struct last_info *ret)
+{
+	const struct reconcile_addr *ra = s->pass ? reconcile_find(s->pass, a) : NULL;
+
+	if (ra && ra->svc) {
+		*ret = (struct last_info){ .ns = ra->svc->ns,
+					   .name = ra->svc->name,
+					   .uid = ra->svc->uid };
+		return true;
+	}
+	return last_info_of(s, a, ret);
+}
+
 static void on_conflict(void *ud, const struct ip_addr *a, const uint8_t mac[6])
 {
 	struct speaker *s = ud;
 	struct last_info li;
-	const struct last_info *svc = last_info_of(s, a, &li) ? &li : NULL;
+	struct l2_status st;
+	const struct last_info *svc;
 	char ip[IP_STRLEN], m[18], key[300] = "-";
 	size_t i;
 
 	ip_format(a, ip, sizeof(ip));
 	snprintf(m, sizeof(m), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
 		 mac[4], mac[5]);
+	if (l2_status(s->l2, a, &st) && st.ahead) {
+		/* No Service has it yet: nothing withdrawn, the pool told. The
+		 * Service that gets it meets the conflict at once. */
+		struct pool_find pf = { .addr = a };
+
+		s->ahead_conflicts++;
+		informer_foreach(s->inf[INF_POOL], pool_find_next, &pf);
+		log_warn("l2",
+			 "a pool's next address is held by a host outside ironlb: the Service "
+			 "that gets it will meet a conflict",
+			 LF_STR("ip", ip), LF_STR("mac", m),
+			 LF_STR("pool", pf.pool ? pf.pool->name : "-"));
+		if (pf.pool && s->events) {
+			struct kube_object_ref ref = { .api_version = "ironlb.io/v1beta1",
+						       .kind = "IPAddressPool",
+						       .ns = s->o.common.namespace,
+						       .name = pf.pool->name,
+						       .uid = pf.pool->uid };
+
+			kube_event_recordf(s->events, &ref, KUBE_EVENT_WARNING, "NextAddressInUse",
+					   "address %s, which this pool hands out next, is held by "
+					   "%s on the network, outside ironlb (found by node %s)",
+					   ip, m, s->o.node_name);
+		}
+		return;
+	}
+	svc = service_of(s, a, &li) ? &li : NULL;
 	s->conflict_count++;
 	for (i = 0; i < s->n_conflicts; i++)
 		if (ip_equal(&s->conflicts[i].addr, a))
@@ -1666,6 +1774,8 @@ static void collect_metrics(struct metrics *reg, void *ud)
 
 	(void)reg;
 	metric_set(s->m_owned, (double)l2_claim_count(s->l2));
+	metric_set(s->m_ahead, (double)l2_ahead_count(s->l2));
+	metric_set(s->m_ahead_conflicts, (double)s->ahead_conflicts);
 	metric_set(s->m_announce, (double)ls->announcements_sent);
 	metric_set(s->m_arp, (double)ls->arp_answered);
 	metric_set(s->m_drops, (double)l2_kernel_drops(s->l2));
@@ -1723,6 +1833,12 @@ static int setup_metrics(struct speaker *s)
 		metrics_gauge(m, "ironlb_peers_alive", "Peer speakers alive by heartbeat.", NULL);
 	s->m_conflicts = metrics_counter(m, "ironlb_l2_conflicts_total",
 					 "Foreign hosts found holding a claimed address.", NULL);
+	s->m_ahead =
+		metrics_gauge(m, "ironlb_l2_probe_ahead_addresses",
+			      "Pools' next addresses this node probes ahead of any Service.", NULL);
+	s->m_ahead_conflicts = metrics_counter(
+		m, "ironlb_l2_probe_ahead_conflicts_total",
+		"Foreign hosts found holding a pool's next address while probing ahead.", NULL);
 	s->m_stepdowns = metrics_counter(
 		m, "ironlb_l2_stepdowns_total",
 		"Claims yielded to a higher-ranked speaker heard on the wire.", NULL);
@@ -1739,8 +1855,8 @@ static int setup_metrics(struct speaker *s)
 				  NULL, pass_bounds, sizeof(pass_bounds) / sizeof(pass_bounds[0]));
 	if (!s->m_owned || !s->m_announce || !s->m_arp || !s->m_drops || !s->m_ns ||
 	    !s->m_hb_sent || !s->m_hb_recv || !s->m_hb_rej || !s->m_peers || !s->m_conflicts ||
-	    !s->m_failovers || !s->m_stepdowns || !s->m_defences || !s->m_pass ||
-	    datapath_setup_metrics(s) < 0)
+	    !s->m_failovers || !s->m_stepdowns || !s->m_defences || !s->m_pass || !s->m_ahead ||
+	    !s->m_ahead_conflicts || datapath_setup_metrics(s) < 0)
 		return -ENOMEM;
 	return metrics_add_collector(m, collect_metrics, s);
 }
@@ -1889,6 +2005,60 @@ bool speaker_ready(const struct speaker *s, char *detail, size_t len)
 	return true;
 }
 
+static json_t *mac_json(const uint8_t m[6])
+{
+	char buf[18];
+
+	snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
+		 m[5]);
+	return json_string(buf);
+}
+
+/* The names of st's interfaces, comma-separated, into buf. */
+static void status_ifnames(struct speaker *s, const struct l2_status *st, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t k = 0; k < st->n_ifindexes && used < len; k++) {
+		const struct iface_link *lk = iface_monitor_link(s->ifaces, st->ifindexes[k]);
+		int w = snprintf(buf + used, len - used, "%s%s", k ? "," : "", lk ? lk->name : "?");
+
+		if (w < 0)
+			break;
+		used += (size_t)w;
+	}
+}
+
+/* The pools' next addresses this node probes ahead, and what it found. */
+static json_t *ahead_status(struct speaker *s, uint64_t now)
+{
+	json_t *arr = json_array(); /* new */
+
+	for (size_t i = 0; s && arr && i < s->last.n_ahead; i++) {
+		const struct ip_addr *a = &s->last.ahead[i].addr;
+		struct l2_status st;
+		char ip[IP_STRLEN], ifs[128];
+		json_t *v;
+
+		if (!l2_status(s->l2, a, &st) || !st.ahead)
+			continue; /* --probe-ahead-interval 0, or taken since */
+		ip_format(a, ip, sizeof(ip));
+		status_ifnames(s, &st, ifs, sizeof(ifs));
+		v = json_pack("{s:s, s:s, s:s}", "address", ip, "state",
+			      announce_state_str(st.state), "interface", *ifs ? ifs : "-");
+		if (!v)
+			continue;
+		if (st.clear_us)
+			json_object_set_new(v, "last_clear_ms",
+					    json_integer((json_int_t)((now - st.clear_us) / 1000)));
+		if (st.state == ANNOUNCE_CONFLICT)
+			json_object_set_new(v, "conflict", mac_json(st.conflict_mac));
+		json_array_append_new(arr, v);
+	}
+	return arr;
+}
+
 void speaker_status(struct speaker *s, json_t *reply)
 {
 	json_t *addrs = json_array(), *peers = json_array(); /* new */
@@ -1934,13 +2104,7 @@ void speaker_status(struct speaker *s, json_t *reply)
 			json_object_set_new(v, "eligibility",
 					    json_string(eligibility_reason_id(ra->reason)));
 		if (l2_status(s->l2, &ra->addr, &st)) {
-			for (size_t k = 0; k < st.n_ifindexes; k++) {
-				const struct iface_link *lk =
-					iface_monitor_link(s->ifaces, st.ifindexes[k]);
-
-				snprintf(ifs + strlen(ifs), sizeof(ifs) - strlen(ifs), "%s%s",
-					 k ? "," : "", lk ? lk->name : "?");
-			}
+			status_ifnames(s, &st, ifs, sizeof(ifs));
 			json_object_set_new(v, "state", json_string(announce_state_str(st.state)));
 			if (st.since_us) {
 				uint64_t wall = loop_wall_us() - (now - st.since_us);
@@ -1958,25 +2122,12 @@ void speaker_status(struct speaker *s, json_t *reply)
 					json_integer((json_int_t)((now - st.since_us) / 1000)));
 			if (!st.n_ifindexes && st.why_no_interface)
 				snprintf(reason, sizeof(reason), "%s", st.why_no_interface);
-			if (st.conflicts) {
-				char m[18];
-
-				snprintf(m, sizeof(m), "%02x:%02x:%02x:%02x:%02x:%02x",
-					 st.conflict_mac[0], st.conflict_mac[1], st.conflict_mac[2],
-					 st.conflict_mac[3], st.conflict_mac[4],
-					 st.conflict_mac[5]);
-				json_object_set_new(v, "conflict", json_string(m));
-			}
+			if (st.conflicts)
+				json_object_set_new(v, "conflict", mac_json(st.conflict_mac));
 		}
 		for (size_t k = 0; k < s->n_conflicts && !json_object_get(v, "conflict"); k++)
-			if (ip_equal(&s->conflicts[k].addr, &ra->addr)) {
-				const uint8_t *c = s->conflicts[k].mac;
-				char m[18];
-
-				snprintf(m, sizeof(m), "%02x:%02x:%02x:%02x:%02x:%02x", c[0], c[1],
-					 c[2], c[3], c[4], c[5]);
-				json_object_set_new(v, "conflict", json_string(m));
-			}
+			if (ip_equal(&s->conflicts[k].addr, &ra->addr))
+				json_object_set_new(v, "conflict", mac_json(s->conflicts[k].mac));
 		if (*ifs)
 			json_object_set_new(v, "interface", json_string(ifs));
 		if (s->dp && ra->role == RECONCILE_OWNER)
@@ -2003,6 +2154,7 @@ void speaker_status(struct speaker *s, json_t *reply)
 		json_array_append_new(peers, v);
 	}
 	json_object_set_new(reply, "addresses", addrs);
+	json_object_set_new(reply, "probe_ahead", ahead_status(s, now));
 	json_object_set_new(reply, "peers", peers);
 	if (s && s->hb)
 		json_object_set_new(reply, "heartbeat_address", json_string(s->hb_addr_str));

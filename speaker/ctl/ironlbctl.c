@@ -236,7 +236,7 @@ static void print_status(json_t *st)
 {
 	json_t *addrs = json_object_get(st, "addresses"); /* borrowed */
 	json_t *peers = json_object_get(st, "peers");	  /* borrowed */
-	json_t *v;
+	json_t *ahead, *v;
 	size_t i;
 
 	printf("node %s  (speaker %s, namespace %s, up ", str_or(st, "node", "?"),
@@ -257,6 +257,19 @@ static void print_status(json_t *st)
 		if (json_object_get(v, "conflict"))
 			printf("    CONFLICT: %s\n", str_or(v, "conflict", "yes"));
 		print_rules(json_object_get(v, "datapath"));
+	}
+	ahead = json_object_get(st, "probe_ahead");
+	if (json_array_size(ahead)) {
+		printf("\nPROBED AHEAD (pools' next addresses, no Service yet)\n");
+		printf("  %-40s %-10s %-12s %s\n", "ADDRESS", "STATE", "INTERFACE", "LAST CLEAR");
+	}
+	json_array_foreach (ahead, i, v) {
+		printf("  %-40s %-10s %-12s ", str_or(v, "address", "?"), str_or(v, "state", "-"),
+		       str_or(v, "interface", "-"));
+		print_age_ms(json_object_get(v, "last_clear_ms"));
+		if (json_object_get(v, "conflict"))
+			printf("  CONFLICT: held by %s", str_or(v, "conflict", "?"));
+		printf("\n");
 	}
 	printf("\nPEERS\n");
 	if (!json_array_size(peers))

@@ -217,6 +217,215 @@ static void test_single_announcement_burst_goes_straight_to_active(void **state)
 	assert_string_equal(announce_state_str(a.state), "active");
 }
 
+/* One probing round ahead: probe_count probes, then silent and PROBED. */
+static void test_probe_ahead_probes_then_waits_silent(void **state)
+{
+	struct announce_cfg cfg = ANNOUNCE_CFG_DEFAULT;
+	struct announce a;
+	uint64_t round = cfg.probe_count * cfg.probe_interval_us;
+	unsigned probes = 1, announces = 0;
+
+	(void)state;
+	announce_init(&a);
+	assert_int_equal(announce_probe_ahead(&a, &cfg, 1000), ANNOUNCE_SEND_PROBE);
+	assert_true(a.ahead);
+	assert_false(announce_answering(&a, &cfg));
+	run_until(&a, &cfg, 1000 + round, &probes, &announces);
+	assert_int_equal(probes, cfg.probe_count);
+	assert_int_equal(announces, 0);
+	assert_int_equal(a.state, ANNOUNCE_PROBED);
+	assert_int_equal(a.clear_us, 1000 + round);
+	assert_false(announce_answering(&a, &cfg));
+	assert_true(announce_claimed(&a));
+	assert_string_equal(announce_state_str(a.state), "probed");
+	/* The next round comes ahead_interval_us after the last ended. */
+	assert_int_equal(a.next_us, 1000 + round + cfg.ahead_interval_us);
+	probes = announces = 0;
+	run_until(&a, &cfg, 1000 + 2 * round + cfg.ahead_interval_us, &probes, &announces);
+	assert_int_equal(probes, cfg.probe_count);
+	assert_int_equal(announces, 0);
+	assert_int_equal(a.state, ANNOUNCE_PROBED);
+	assert_int_equal(a.clear_us, 1000 + 2 * round + cfg.ahead_interval_us);
+}
+
+static void test_probe_ahead_does_nothing_without_probing_or_when_claimed(void **state)
+{
+	struct announce_cfg cfg = ANNOUNCE_CFG_DEFAULT;
+	struct announce a;
+
+	(void)state;
+	announce_init(&a);
+	cfg.probe_count = 0;
+	assert_int_equal(announce_probe_ahead(&a, &cfg, 0), 0);
+	assert_int_equal(a.state, ANNOUNCE_IDLE);
+	assert_false(a.ahead);
+	cfg.probe_count = 3;
+	announce_claim(&a, &cfg, false, 0);
+	assert_int_equal(announce_probe_ahead(&a, &cfg, 5), 0);
+	assert_false(a.ahead);
+	assert_int_equal(a.state, ANNOUNCE_ANNOUNCING);
+	/* Taking what is not probed ahead changes nothing. */
+	assert_int_equal(announce_take(&a, &cfg, true, 6), 0);
+	assert_int_equal(a.state, ANNOUNCE_ANNOUNCING);
+}
+
+static void test_take_after_a_clear_round_announces_at_once(void **state)
+{
+	struct announce_cfg cfg = ANNOUNCE_CFG_DEFAULT;
+	struct announce a;
+	unsigned probes = 1, announces = 0;
+
+	(void)state;
+	announce_init(&a);
+	announce_probe_ahead(&a, &cfg, 0);
+	run_until(&a, &cfg, 5000000, &probes, &announces);
+	assert_int_equal(a.state, ANNOUNCE_PROBED);
+	assert_int_equal(announce_take(&a, &cfg, true, 5000000), ANNOUNCE_SEND_ANNOUNCE);
+	assert_false(a.ahead);
+	assert_true(announce_answering(&a, &cfg));
+	assert_int_equal(a.since_us, 5000000);
+	probes = 0;
+	announces = 1;
+	run_until(&a, &cfg, 20000000, &probes, &announces);
+	assert_int_equal(probes, 0);
+	assert_int_equal(announces, cfg.announce_count);
+	assert_int_equal(a.state, ANNOUNCE_ACTIVE);
+	assert_int_equal(a.next_us, 0); /* no more rounds */
+}
+
+/* Taken while re-probing after a clear round: that round counts. */
+static void test_take_during_a_later_round_announces_at_once(void **state)
+{
+	struct announce_cfg cfg = ANNOUNCE_CFG_DEFAULT;
+	struct announce a;
+	unsigned probes = 1, announces = 0;
+	uint64_t second;
+
+	(void)state;
+	announce_init(&a);
+	announce_probe_ahead(&a, &cfg, 0);
+	run_until(&a, &cfg, 1000000, &probes, &announces);
+	second = a.next_us;
+	assert_int_equal(announce_tick(&a, &cfg, second), ANNOUNCE_SEND_PROBE);
+	assert_int_equal(a.state, ANNOUNCE_PROBING);
+	assert_int_equal(announce_take(&a, &cfg, true, second + 1), ANNOUNCE_SEND_ANNOUNCE);
+	assert_int_equal(a.state, ANNOUNCE_ANNOUNCING);
+}
+
+/* Taken during the first round: the round goes on, then announces. */
+static void test_take_during_the_first_round_announces_when_it_ends(void **state)
+{
+	struct announce_cfg cfg = ANNOUNCE_CFG_DEFAULT;
+	struct announce a;
+	unsigned probes = 1, announces = 0;
+
+	(void)state;
+	announce_init(&a);
+	announce_probe_ahead(&a, &cfg, 0);
+	assert_int_equal(announce_take(&a, &cfg, true, 10), 0);
+	assert_false(a.ahead);
+	assert_int_equal(a.state, ANNOUNCE_PROBING);
+	assert_false(announce_answering(&a, &cfg));
+	run_until(&a, &cfg, cfg.probe_count * cfg.probe_interval_us, &probes, &announces);
+	assert_int_equal(probes, cfg.probe_count);
+	assert_int_equal(announces, 1);
+	assert_int_equal(a.state, ANNOUNCE_ANNOUNCING);
+	assert_true(announce_answering(&a, &cfg));
+	/* Told no probe is needed, it stops probing and announces. */
+	announce_init(&a);
+	announce_probe_ahead(&a, &cfg, 0);
+	assert_int_equal(announce_take(&a, &cfg, false, 10), ANNOUNCE_SEND_ANNOUNCE);
+	assert_int_equal(a.state, ANNOUNCE_ANNOUNCING);
+}
+
+static void test_conflict_ahead_is_reported_then_met_by_the_claim(void **state)
+{
+	struct announce_cfg cfg = ANNOUNCE_CFG_DEFAULT;
+	struct announce a;
+	unsigned probes = 1, announces = 0;
+
+	(void)state;
+	announce_init(&a);
+	announce_probe_ahead(&a, &cfg, 0);
+	run_until(&a, &cfg, 1000000, &probes, &announces);
+	assert_int_equal(announce_foreign_holder(&a, &cfg, FOREIGN, 2000000),
+			 ANNOUNCE_REPORT_CONFLICT);
+	assert_int_equal(a.state, ANNOUNCE_CONFLICT);
+	assert_int_equal(a.clear_us, 0);
+	assert_int_equal(a.conflicts, 1);
+	assert_memory_equal(a.conflict_mac, FOREIGN, 6);
+	assert_false(announce_answering(&a, &cfg));
+	/* Withdraw: the claim reports again and stays silent. */
+	assert_int_equal(announce_take(&a, &cfg, true, 2500000), ANNOUNCE_REPORT_CONFLICT);
+	assert_int_equal(a.state, ANNOUNCE_CONFLICT);
+	assert_false(announce_answering(&a, &cfg));
+	assert_int_equal(a.next_us, 0);
+}
+
+static void test_conflict_ahead_under_policy_announce(void **state)
+{
+	struct announce_cfg cfg = ANNOUNCE_CFG_DEFAULT;
+	struct announce a;
+
+	(void)state;
+	cfg.on_conflict = ANNOUNCE_ON_CONFLICT_ANNOUNCE;
+	announce_init(&a);
+	announce_probe_ahead(&a, &cfg, 0);
+	/* A reply to the first probe: nothing is announced while ahead. */
+	assert_int_equal(announce_foreign_holder(&a, &cfg, FOREIGN, 50), ANNOUNCE_REPORT_CONFLICT);
+	assert_int_equal(a.state, ANNOUNCE_CONFLICT);
+	assert_false(announce_answering(&a, &cfg));
+	assert_int_equal(announce_take(&a, &cfg, true, 100),
+			 ANNOUNCE_REPORT_CONFLICT | ANNOUNCE_SEND_ANNOUNCE);
+	assert_true(announce_answering(&a, &cfg));
+}
+
+/* A foreign holder that leaves is noticed by the next round. */
+static void test_rounds_go_on_after_a_conflict_ahead(void **state)
+{
+	struct announce_cfg cfg = ANNOUNCE_CFG_DEFAULT;
+	struct announce a;
+	unsigned probes = 0, announces = 0;
+
+	(void)state;
+	announce_init(&a);
+	announce_probe_ahead(&a, &cfg, 0);
+	announce_foreign_holder(&a, &cfg, FOREIGN, 50);
+	assert_int_equal(a.next_us, 50 + cfg.ahead_interval_us);
+	assert_int_equal(announce_tick(&a, &cfg, a.next_us), ANNOUNCE_SEND_PROBE);
+	assert_int_equal(a.state, ANNOUNCE_PROBING);
+	probes = 1;
+	run_until(&a, &cfg, 50 + cfg.ahead_interval_us + 1000000, &probes, &announces);
+	assert_int_equal(probes, cfg.probe_count);
+	assert_int_equal(announces, 0);
+	assert_int_equal(a.state, ANNOUNCE_PROBED);
+	assert_int_equal(a.conflicts, 1); /* the history stays */
+	/* ahead_interval_us 0: one round only. */
+	cfg.ahead_interval_us = 0;
+	announce_init(&a);
+	announce_probe_ahead(&a, &cfg, 0);
+	probes = 1;
+	run_until(&a, &cfg, 100000000, &probes, &announces);
+	assert_int_equal(probes, cfg.probe_count);
+	assert_int_equal(a.state, ANNOUNCE_PROBED);
+	assert_int_equal(a.next_us, 0);
+}
+
+static void test_release_ends_probing_ahead(void **state)
+{
+	struct announce_cfg cfg = ANNOUNCE_CFG_DEFAULT;
+	struct announce a;
+
+	(void)state;
+	announce_init(&a);
+	announce_probe_ahead(&a, &cfg, 0);
+	announce_release(&a);
+	assert_int_equal(a.state, ANNOUNCE_IDLE);
+	assert_false(a.ahead);
+	assert_int_equal(a.next_us, 0);
+	assert_int_equal(a.clear_us, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -231,6 +440,15 @@ int main(void)
 		cmocka_unit_test(test_refresh_reannounces_periodically_when_enabled),
 		cmocka_unit_test(test_claim_twice_does_nothing_the_second_time),
 		cmocka_unit_test(test_single_announcement_burst_goes_straight_to_active),
+		cmocka_unit_test(test_probe_ahead_probes_then_waits_silent),
+		cmocka_unit_test(test_probe_ahead_does_nothing_without_probing_or_when_claimed),
+		cmocka_unit_test(test_take_after_a_clear_round_announces_at_once),
+		cmocka_unit_test(test_take_during_a_later_round_announces_at_once),
+		cmocka_unit_test(test_take_during_the_first_round_announces_when_it_ends),
+		cmocka_unit_test(test_conflict_ahead_is_reported_then_met_by_the_claim),
+		cmocka_unit_test(test_conflict_ahead_under_policy_announce),
+		cmocka_unit_test(test_rounds_go_on_after_a_conflict_ahead),
+		cmocka_unit_test(test_release_ends_probing_ahead),
 	};
 
 	return cmocka_run_group_tests_name("announce", tests, NULL, NULL);

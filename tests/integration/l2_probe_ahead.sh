@@ -1,0 +1,172 @@
+#!/bin/bash
+# Probing ahead, in the lab with the controller: the controller publishes
+# each pool's next address (status.nextIPv4/nextIPv6); the speaker that
+# would own it probes it before any Service has it, so the Service that
+# gets it is announced without probing again. A foreign host holding the
+# pool's following address is found ahead too, and the Service that gets
+# that address meets the conflict: an IPConflict Event, no announcement.
+# The speakers run with --probe-ahead-interval 1h, so that no later probing
+# round can fall between the Service's creation and its announcement.
+#
+# Run as root from the repository root with IRONLB_BUILD set.
+set -uo pipefail
+
+. tests/lab/lab.sh
+. tests/lab/l2.sh
+. tests/lab/l2_test.sh
+
+X=192.0.2.200 # the pool's first address: the first Service's
+Y=192.0.2.201 # the next one, held by a foreign host
+X6=2001:db8:2::200
+
+bad=$("$LAB_BIN/ironlb-speaker" --probe-ahead-interval 500ms 2>&1)
+rc=$?
+[ $rc = 2 ] && grep -q -- "--probe-ahead-interval" <<<"$bad"
+check "--probe-ahead-interval below 1s is refused, naming the flag (exit $rc)" $? "$bad"
+"$LAB_BIN/ironlb-speaker" --help | grep -q -- "--probe-ahead-interval"
+check "--help documents --probe-ahead-interval" $?
+
+lab_init
+lab_up 3 || { not_ok "lab up"; finish; }
+lab_api_start || { not_ok "kube-sim starts"; finish; }
+l2_objects_apply
+check "objects applied with kubectl" $?
+lab_add_ns rogue && lab_plug rogue br-data eth0 && lab_exec rogue ip addr add $Y/24 dev eth0
+check "a foreign host holds $Y on the data segment" $?
+rogue_mac=$(lab_exec rogue cat /sys/class/net/eth0/address)
+
+CAP=$LAB_DIR/ahead.pcap
+ip netns exec "$(lab_ns client)" tcpdump -i eth0 -U -w "$CAP" arp or icmp6 2>/dev/null &
+TCPDUMP=$!
+lab_spawn node1 controller "$LAB_BIN/ironlb-controller" --kubeconfig "$LAB_KUBECONFIG" \
+	--namespace $L2_NS --health-addr "$(lab_node_mgmt_addr node1):7480" >/dev/null
+next=""
+for i in $(seq 1 50); do
+	next=$(lab_kubectl -n $L2_NS get ipaddresspool lab -o jsonpath='{.status.nextIPv4} {.status.nextIPv6}' 2>/dev/null)
+	[ "$next" = "$X $X6" ] && break
+	sleep 0.1
+done
+[ "$next" = "$X $X6" ]
+check "the controller publishes the pool's next addresses in its status" $? "status: '$next'"
+
+l2_servers_start $X
+l2_speakers_start --probe-ahead-interval 1h
+l2_wait_ready 15
+check "every speaker becomes ready" $?
+
+# ahead_state NODE IP: the state NODE's speaker shows for IP under
+# probe_ahead ("" when it does not probe it), then its conflict MAC.
+ahead_state() {
+	l2_ctl "$1" status --json 2>/dev/null | python3 -c '
+import json, sys
+for a in json.load(sys.stdin).get("probe_ahead", []):
+    if a["address"] == sys.argv[1]: print(a["state"], a.get("conflict", ""))' "$2"
+}
+# wait_ahead IP STATE: sets PROBER to the one node showing STATE for IP.
+wait_ahead() {
+	local i nd st
+	PROBER=""
+	for i in $(seq 1 100); do
+		for nd in "${LAB_NODES[@]}"; do
+			st=$(ahead_state "$nd" "$1")
+			[ "${st%% *}" = "$2" ] && { PROBER=$nd; return 0; }
+		done
+		sleep 0.1
+	done
+	return 1
+}
+
+wait_ahead $X probed
+check "a speaker probes $X ahead and finds it clear ($PROBER)" $?
+[ -n "$PROBER" ] || finish
+others=""
+for nd in "${LAB_NODES[@]}"; do
+	[ "$nd" = "$PROBER" ] || others="$others$(ahead_state "$nd" $X)"
+done
+[ -z "$others" ]
+check "no other speaker probes $X" $? "others: $others"
+wait_ahead $X6 probed
+check "a speaker probes $X6 ahead too (DAD)" $?
+l2_ctl "$PROBER" status | grep -q "PROBED AHEAD"
+check "ironlbctl status lists the addresses probed ahead" $?
+metrics=$(lab_exec "$PROBER" curl -fsS -m 2 "http://$(lab_node_mgmt_addr "$PROBER"):7481/metrics")
+grep -q '^ironlb_l2_probe_ahead_addresses [1-9]' <<<"$metrics"
+check "ironlb_l2_probe_ahead_addresses counts it" $?
+grep -q '^ironlb_l2_addresses_owned 0' <<<"$metrics"
+check "an address probed ahead is not counted as owned" $?
+
+t_create=$(date +%s.%N)
+l2_service_create web
+owner=$(l2_wait_owner $X 10)
+check "the controller gives $X to the Service; the speakers agree on an owner ($owner)" $?
+[ "$owner" = "$PROBER" ]
+check "the owner is the speaker that probed it ahead" $? "owner $owner, prober $PROBER"
+l2_client_get $X >/dev/null
+check "the client reaches $X" $?
+
+# The pool's next address is now Y, which the foreign host answers for.
+wait_ahead $Y conflict
+check "a speaker probing $Y ahead finds the foreign host ($PROBER)" $?
+yprober=$PROBER
+[ "$(ahead_state "$yprober" $Y | cut -d' ' -f2)" = "$rogue_mac" ]
+check "ironlbctl status shows the foreign MAC for $Y" $?
+metrics=$(lab_exec "$yprober" curl -fsS -m 2 "http://$(lab_node_mgmt_addr "$yprober"):7481/metrics")
+grep -q '^ironlb_l2_probe_ahead_conflicts_total [1-9]' <<<"$metrics"
+check "ironlb_l2_probe_ahead_conflicts_total counts it" $?
+grep -q "pool's next address is held by a host outside ironlb" "$LAB_DIR/speaker-$yprober.log"
+check "the speaker logs the conflict found ahead" $?
+pev=""
+for i in $(seq 1 30); do
+	pev=$(lab_kubectl -n $L2_NS get events -o jsonpath='{range .items[*]}{.type} {.reason} {.involvedObject.kind}/{.involvedObject.name} {.message}{"\n"}{end}' 2>/dev/null | grep NextAddressInUse)
+	[ -n "$pev" ] && break
+	sleep 0.2
+done
+grep -q "^Warning NextAddressInUse IPAddressPool/lab address $Y, which this pool hands out next, is held by $rogue_mac" <<<"$pev"
+check "a NextAddressInUse Warning Event on the pool names the address and the foreign MAC" $? "events: $pev"
+
+l2_service_create web2
+ip2=""
+for i in $(seq 1 50); do
+	ip2=$(lab_kubectl -n default get svc web2 -o jsonpath='{.status.loadBalancer.ingress[0].ip}' 2>/dev/null)
+	[ -n "$ip2" ] && break
+	sleep 0.1
+done
+[ "$ip2" = "$Y" ]
+check "the controller gives $Y to the next Service" $? "got '$ip2'"
+ev=""
+for i in $(seq 1 50); do
+	ev=$(lab_kubectl -n default get events -o jsonpath='{range .items[*]}{.type} {.reason} {.involvedObject.kind}/{.involvedObject.name}{"\n"}{end}' 2>/dev/null | grep IPConflict)
+	[ -n "$ev" ] && break
+	sleep 0.2
+done
+[ "$(head -1 <<<"$ev")" = "Warning IPConflict Service/web2" ]
+check "the Service meets the conflict: an IPConflict Warning Event" $? "events: $ev"
+
+sleep 1
+kill "$TCPDUMP" 2>/dev/null
+wait "$TCPDUMP" 2>/dev/null
+owner_mac=$(lab_node_mac "$owner")
+# Probes for X: all before the Service existed, all from the owner.
+probes=$(tshark -r "$CAP" -Y "arp.opcode == 1 && arp.src.proto_ipv4 == 0.0.0.0 && arp.dst.proto_ipv4 == $X" \
+	-T fields -e frame.time_epoch -e arp.src.hw_mac 2>/dev/null)
+late=$(awk -v t="$t_create" '$1 >= t' <<<"$probes")
+[ "$(wc -l <<<"$probes")" = 3 ] && [ -z "$late" ] &&
+	[ "$(awk '{print $2}' <<<"$probes" | sort -u)" = "$owner_mac" ]
+check "$X was probed 3 times by its owner, all before the Service was created" $? \
+	"created at $t_create; probes (time mac):" "$probes"
+garp=$(tshark -r "$CAP" -Y "arp.opcode == 1 && arp.src.proto_ipv4 == $X && arp.dst.proto_ipv4 == $X" \
+	-T fields -e frame.time_epoch -e arp.src.hw_mac 2>/dev/null | head -1)
+awk -v t="$t_create" -v m="$owner_mac" '$1 > t && $2 == m {ok = 1} END {exit !ok}' <<<"$garp"
+check "the owner's first gratuitous ARP for $X follows the Service's creation" $? "first: '$garp'"
+ns6=$(tshark -r "$CAP" -Y "icmpv6.type == 135 && ipv6.src == :: && icmpv6.nd.ns.target_address == $X6" \
+	-T fields -e eth.src 2>/dev/null | sort -u)
+[ -n "$ns6" ] && [ "$(wc -l <<<"$ns6")" = 1 ]
+check "one speaker sent DAD probes for $X6" $? "senders: $ns6"
+garps=$(tshark -r "$CAP" -Y "arp.src.proto_ipv4 == $Y && arp.dst.proto_ipv4 == $Y" -T fields \
+	-e arp.src.hw_mac 2>/dev/null | grep -vc "^$rogue_mac\$")
+[ "$garps" = 0 ]
+check "no speaker announced $Y" $? "$garps gratuitous ARPs"
+malformed=$(tshark -r "$CAP" -V 2>/dev/null | grep -c Malformed)
+[ "$malformed" = 0 ]
+check "tshark finds no malformed frame in the capture" $?
+finish
