@@ -1,6 +1,6 @@
 /* The event loop: epoll + one timerfd + one signalfd.
  *
- * Timers live in a binary min-heap keyed by deadline; the timerfd is armed to
+ * Timers live in a binary min-heap (heap.h) keyed by deadline; the timerfd is armed to
  * the heap's root, so the kernel wakes us once for the earliest deadline and
  * arming or disarming a timer is O(log n). Watchers freed while a batch is
  * being dispatched are only marked dead and reclaimed after the batch, since
@@ -16,6 +16,8 @@
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "ironlb/heap.h"
 
 #define LOOP_MAX_EVENTS 64
 #define LOOP_MAX_SIGNALS 65
@@ -36,7 +38,7 @@ struct loop_timer {
 	loop_timer_fn fn;
 	void *userdata;
 	uint64_t deadline;
-	size_t heap_index; /* SIZE_MAX when disarmed */
+	uint32_t heap_pos; /* in loop.timer_heap; 0 when disarmed */
 	struct loop_timer *prev, *next;
 };
 
@@ -55,8 +57,7 @@ struct loop {
 	struct loop_io *ios;
 	struct loop_io *dead_ios;
 	struct loop_timer *timers;
-	struct loop_timer **heap;
-	size_t heap_len, heap_cap;
+	struct heap timer_heap;	   /* armed timers by deadline */
 	uint64_t timerfd_deadline; /* what the timerfd is armed to; 0 = disarmed */
 	struct loop_signal signals[LOOP_MAX_SIGNALS];
 	bool quit;
@@ -81,84 +82,12 @@ uint64_t loop_wall_us(void)
 	return clock_us(CLOCK_REALTIME);
 }
 
-/* ---- timer heap ---- */
-
-static void heap_swap(struct loop *l, size_t a, size_t b)
-{
-	struct loop_timer *t = l->heap[a];
-
-	l->heap[a] = l->heap[b];
-	l->heap[b] = t;
-	l->heap[a]->heap_index = a;
-	l->heap[b]->heap_index = b;
-}
-
-static void heap_up(struct loop *l, size_t i)
-{
-	while (i > 0) {
-		size_t parent = (i - 1) / 2;
-
-		if (l->heap[parent]->deadline <= l->heap[i]->deadline)
-			break;
-		heap_swap(l, parent, i);
-		i = parent;
-	}
-}
-
-static void heap_down(struct loop *l, size_t i)
-{
-	for (;;) {
-		size_t left = 2 * i + 1, right = left + 1, min = i;
-
-		if (left < l->heap_len && l->heap[left]->deadline < l->heap[min]->deadline)
-			min = left;
-		if (right < l->heap_len && l->heap[right]->deadline < l->heap[min]->deadline)
-			min = right;
-		if (min == i)
-			break;
-		heap_swap(l, i, min);
-		i = min;
-	}
-}
-
-static void heap_remove(struct loop *l, struct loop_timer *t)
-{
-	size_t i = t->heap_index;
-
-	if (i == SIZE_MAX)
-		return;
-	l->heap_len--;
-	if (i != l->heap_len) {
-		l->heap[i] = l->heap[l->heap_len];
-		l->heap[i]->heap_index = i;
-		heap_down(l, i);
-		heap_up(l, i);
-	}
-	t->heap_index = SIZE_MAX;
-}
-
-static int heap_insert(struct loop *l, struct loop_timer *t)
-{
-	if (l->heap_len == l->heap_cap) {
-		size_t cap = l->heap_cap ? l->heap_cap * 2 : 16;
-		struct loop_timer **h = realloc(l->heap, cap * sizeof(*h));
-
-		if (!h)
-			return -ENOMEM;
-		l->heap = h;
-		l->heap_cap = cap;
-	}
-	t->heap_index = l->heap_len;
-	l->heap[l->heap_len++] = t;
-	heap_up(l, t->heap_index);
-	return 0;
-}
-
 /* Points the timerfd at the earliest deadline, touching the kernel only when
  * that deadline changed. */
 static void timerfd_sync(struct loop *l)
 {
-	uint64_t want = l->heap_len ? l->heap[0]->deadline : 0;
+	const struct loop_timer *first = heap_top(&l->timer_heap);
+	uint64_t want = first ? first->deadline : 0;
 	struct itimerspec its = { 0 };
 
 	if (want == l->timerfd_deadline)
@@ -178,12 +107,11 @@ static void timers_expire(struct loop *l)
 
 	/* A timer re-armed from its own callback with delay 0 would loop here
 	 * forever; bound the batch to what was due when we started. */
-	size_t budget = l->heap_len;
+	size_t budget = heap_count(&l->timer_heap);
+	struct loop_timer *t;
 
-	while (budget-- > 0 && l->heap_len && l->heap[0]->deadline <= now) {
-		struct loop_timer *t = l->heap[0];
-
-		heap_remove(l, t);
+	while (budget-- > 0 && (t = heap_top(&l->timer_heap)) && t->deadline <= now) {
+		heap_remove(&l->timer_heap, t);
 		t->fn(t, t->userdata);
 		if (l->quit)
 			break;
@@ -230,6 +158,7 @@ struct loop *loop_new(void)
 
 	if (!l)
 		return NULL;
+	l->timer_heap = HEAP_INIT(struct loop_timer, deadline, heap_pos);
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	l->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	sigemptyset(&l->sigmask);
@@ -267,7 +196,7 @@ void loop_free(struct loop *l)
 	while (l->timers)
 		loop_timer_free(l->timers);
 	reap_dead(l);
-	free(l->heap);
+	heap_free(&l->timer_heap);
 	if (l->sigfd >= 0)
 		close(l->sigfd);
 	if (l->timerfd >= 0)
@@ -403,7 +332,6 @@ struct loop_timer *loop_timer_new(struct loop *l, loop_timer_fn fn, void *userda
 	t->loop = l;
 	t->fn = fn;
 	t->userdata = userdata;
-	t->heap_index = SIZE_MAX;
 	t->next = l->timers;
 	if (l->timers)
 		l->timers->prev = t;
@@ -417,16 +345,13 @@ void loop_timer_arm_at(struct loop_timer *t, uint64_t deadline_us)
 
 	if (deadline_us == 0)
 		deadline_us = 1;
-	if (t->heap_index != SIZE_MAX) {
-		t->deadline = deadline_us;
-		heap_down(l, t->heap_index);
-		heap_up(l, t->heap_index);
-	} else {
-		t->deadline = deadline_us;
+	t->deadline = deadline_us;
+	if (heap_contains(&l->timer_heap, t))
+		heap_fix(&l->timer_heap, t);
+	else
 		/* On ENOMEM the timer stays disarmed; the heap grows in
 		 * doubling steps so this only fails when nothing else works. */
-		heap_insert(l, t);
-	}
+		heap_push(&l->timer_heap, t);
 }
 
 void loop_timer_arm(struct loop_timer *t, uint64_t delay_us)
@@ -440,17 +365,17 @@ void loop_timer_arm(struct loop_timer *t, uint64_t delay_us)
 
 void loop_timer_disarm(struct loop_timer *t)
 {
-	heap_remove(t->loop, t);
+	heap_remove(&t->loop->timer_heap, t);
 }
 
 bool loop_timer_armed(const struct loop_timer *t)
 {
-	return t->heap_index != SIZE_MAX;
+	return t->heap_pos != 0;
 }
 
 uint64_t loop_timer_deadline(const struct loop_timer *t)
 {
-	return t->heap_index != SIZE_MAX ? t->deadline : 0;
+	return t->heap_pos ? t->deadline : 0;
 }
 
 void loop_timer_free(struct loop_timer *t)
@@ -460,7 +385,7 @@ void loop_timer_free(struct loop_timer *t)
 	if (!t)
 		return;
 	l = t->loop;
-	heap_remove(l, t);
+	heap_remove(&l->timer_heap, t);
 	if (t->prev)
 		t->prev->next = t->next;
 	else
