@@ -147,7 +147,6 @@ unsigned announce_foreign_holder(struct announce *a, const struct announce_cfg *
 		return 0;
 	a->conflicts++;
 	memcpy(a->conflict_mac, mac, 6);
-	a->conflict_us = now_us;
 	if (a->ahead) {
 		/* Nothing to withdraw; look again later, the host may leave. */
 		a->state = ANNOUNCE_CONFLICT;

@@ -69,7 +69,6 @@ struct announce {
 	uint8_t conflict_mac[6];
 	bool ahead;	   /* probing ahead: never announces until announce_take */
 	uint64_t clear_us; /* when the last probing round ended clear; 0 = none since */
-	uint64_t conflict_us;
 };
 
 /* Actions announce_* ask the caller to take now. */

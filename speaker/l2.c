@@ -17,6 +17,7 @@
 
 #include "arp.h"
 #include "iface.h"
+#include "ironlb/heap.h"
 #include "ironlb/loop.h"
 #include "ironlb/rbtree.h"
 #include "ndp.h"
@@ -35,8 +36,9 @@
  * long: the Service status that names the address and the pool status that
  * moves on to the next one come by separate watches, in either order, and
  * the claim must still be there when the Service's arrives. It goes at the
- * first l2_set_claims() after that. */
+ * first l2_set_claims() after that. At most L2_MAX_LINGER linger. */
 #define L2_AHEAD_LINGER_US 5000000
+#define L2_MAX_LINGER 256
 
 struct l2_group {
 	uint8_t mac[6];
@@ -62,9 +64,8 @@ struct l2_entry {
 	bool ahead;
 	uint8_t n_ifs;
 	uint8_t n_ifnames; /* at most L2_MAX_IFNAMES, checked by l2_set_claims */
-	uint32_t due_pos;  /* 1 + index in l2->due, 0 when no tick is due */
+	uint32_t due_pos;  /* in l2->due; 0 when no tick is due */
 	unsigned gen;
-	uint64_t linger_until_us; /* probing ahead, out of the set: when it goes */
 	struct announce ann;
 	struct l2_if *ifs[L2_MAX_IF];
 	const char *why_no_interface;
@@ -91,9 +92,15 @@ struct l2 {
 	 * ann.next_us under one loop timer: a timer per claim would cost more
 	 * than the claim. Room for every claim is reserved in advance, so
 	 * scheduling never fails. */
-	struct l2_entry **due;
-	size_t n_due, cap_due, n_entries;
+	struct heap due;
+	size_t n_entries;
 	size_t n_ahead; /* entries probing ahead */
+	/* Entries probing ahead that dropped out of the set (L2_AHEAD_LINGER_US). */
+	struct l2_linger {
+		struct l2_entry *e;
+		uint64_t until_us;
+	} linger[L2_MAX_LINGER];
+	size_t n_linger;
 	struct loop_timer *timer;
 };
 
@@ -372,83 +379,25 @@ static void send_on(struct l2 *l2, struct l2_entry *e, bool probe)
 
 /* ---- the due heap ---- */
 
-static void due_place(struct l2 *l2, size_t i, struct l2_entry *e)
-{
-	l2->due[i] = e;
-	e->due_pos = (uint32_t)(i + 1);
-}
-
-static void due_up(struct l2 *l2, size_t i)
-{
-	struct l2_entry *e = l2->due[i];
-
-	while (i > 0) {
-		size_t parent = (i - 1) / 2;
-
-		if (l2->due[parent]->ann.next_us <= e->ann.next_us)
-			break;
-		due_place(l2, i, l2->due[parent]);
-		i = parent;
-	}
-	due_place(l2, i, e);
-}
-
-static void due_down(struct l2 *l2, size_t i)
-{
-	struct l2_entry *e = l2->due[i];
-
-	for (;;) {
-		size_t c = 2 * i + 1;
-
-		if (c >= l2->n_due)
-			break;
-		if (c + 1 < l2->n_due && l2->due[c + 1]->ann.next_us < l2->due[c]->ann.next_us)
-			c++;
-		if (e->ann.next_us <= l2->due[c]->ann.next_us)
-			break;
-		due_place(l2, i, l2->due[c]);
-		i = c;
-	}
-	due_place(l2, i, e);
-}
-
 static void due_arm(struct l2 *l2)
 {
-	if (l2->n_due)
-		loop_timer_arm_at(l2->timer, l2->due[0]->ann.next_us);
+	const struct l2_entry *first = heap_top(&l2->due);
+
+	if (first)
+		loop_timer_arm_at(l2->timer, first->ann.next_us);
 	else
 		loop_timer_disarm(l2->timer);
-}
-
-static void due_remove(struct l2 *l2, struct l2_entry *e)
-{
-	size_t i;
-
-	if (!e->due_pos)
-		return;
-	i = e->due_pos - 1;
-	e->due_pos = 0;
-	if (--l2->n_due != i) {
-		struct l2_entry *last = l2->due[l2->n_due];
-
-		due_place(l2, i, last);
-		due_up(l2, i);
-		due_down(l2, last->due_pos - 1);
-	}
 }
 
 /* Puts e where its ann.next_us says (out when 0). Room is reserved. */
 static void due_update(struct l2 *l2, struct l2_entry *e)
 {
-	if (!e->ann.next_us) {
-		due_remove(l2, e);
-	} else if (!e->due_pos) {
-		due_place(l2, l2->n_due++, e);
-		due_up(l2, l2->n_due - 1);
-	} else {
-		due_up(l2, e->due_pos - 1);
-		due_down(l2, e->due_pos - 1);
-	}
+	if (!e->ann.next_us)
+		heap_remove(&l2->due, e);
+	else if (!heap_contains(&l2->due, e))
+		heap_push(&l2->due, e); /* cannot fail: room reserved */
+	else
+		heap_fix(&l2->due, e);
 }
 
 static void entry_act(struct l2 *l2, struct l2_entry *e, unsigned acts)
@@ -479,11 +428,10 @@ static void on_due_timer(struct loop_timer *t, void *userdata)
 	struct l2 *l2 = userdata;
 	uint64_t now = loop_now_us();
 	size_t budget = L2_BATCH;
+	struct l2_entry *e;
 
 	(void)t;
-	while (budget && l2->n_due && l2->due[0]->ann.next_us <= now) {
-		struct l2_entry *e = l2->due[0];
-
+	while (budget && (e = heap_top(&l2->due)) && e->ann.next_us <= now) {
 		budget--;
 		if (e->ann.state == ANNOUNCE_IDLE)
 			entry_act(l2, e, entry_start(l2, e, now));
@@ -492,7 +440,7 @@ static void on_due_timer(struct loop_timer *t, void *userdata)
 	}
 	/* More due: come back after the loop has looked at its sockets (a
 	 * deadline after this batch's start is not run in the same batch). */
-	if (l2->n_due && l2->due[0]->ann.next_us <= now)
+	if ((e = heap_top(&l2->due)) && e->ann.next_us <= now)
 		loop_timer_arm_at(l2->timer, loop_now_us() + 1);
 	else
 		due_arm(l2);
@@ -631,7 +579,7 @@ static void entry_free(struct l2 *l2, struct l2_entry *e)
 	announce_release(&e->ann);
 	for (size_t i = 0; i < e->n_ifs; i++)
 		if_unref(e->ifs[i], &e->addr);
-	due_remove(l2, e);
+	heap_remove(&l2->due, e);
 	free_names(e->ifnames, e->n_ifnames);
 	free(e);
 }
@@ -677,6 +625,7 @@ struct l2 *l2_new(struct loop *l, struct iface_monitor *ifaces, const struct ann
 		l2->cb = *cb;
 	l2->userdata = userdata;
 	l2->arp_dirty = true; /* the first claims choose the ARP filter */
+	l2->due = HEAP_INIT(struct l2_entry, ann.next_us, due_pos);
 	rb_init(&l2->claims);
 	l2->timer = loop_timer_new(l, on_due_timer, l2);
 	if (!l2->timer) {
@@ -699,9 +648,41 @@ void l2_free(struct l2 *l2)
 	while (l2->ifs)
 		if_close(l2->ifs);
 	free(l2->arp_prog);
-	free(l2->due);
+	heap_free(&l2->due);
 	loop_timer_free(l2->timer);
 	free(l2);
+}
+
+/* Whether e, out of the set, is kept for now (see L2_AHEAD_LINGER_US);
+ * false drops its record: it is to be freed. */
+static bool lingers(struct l2 *l2, struct l2_entry *e, uint64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < l2->n_linger; i++)
+		if (l2->linger[i].e == e)
+			break;
+	if (i == l2->n_linger) {
+		if (!e->ahead || e->ann.state == ANNOUNCE_IDLE || i == L2_MAX_LINGER)
+			return false;
+		l2->linger[l2->n_linger++] = (struct l2_linger){ e, now + L2_AHEAD_LINGER_US };
+		return true;
+	}
+	if (now < l2->linger[i].until_us)
+		return true;
+	l2->linger[i] = l2->linger[--l2->n_linger];
+	return false;
+}
+
+/* Forgets the lingering of entries back in the set (generation gen). */
+static void linger_revive(struct l2 *l2, unsigned gen)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < l2->n_linger; i++)
+		if (l2->linger[i].e->gen != gen)
+			l2->linger[k++] = l2->linger[i];
+	l2->n_linger = k;
 }
 
 int l2_set_claims(struct l2 *l2, const struct l2_claim *claims, size_t n)
@@ -723,16 +704,9 @@ int l2_set_claims(struct l2 *l2, const struct l2_claim *claims, size_t n)
 	if (n && !ents)
 		return -ENOMEM;
 	/* Room in the due heap for every claim there may be after this call. */
-	if (l2->n_entries + n > l2->cap_due) {
-		size_t cap = l2->n_entries + n;
-		struct l2_entry **due = realloc(l2->due, cap * sizeof(*due));
-
-		if (!due) {
-			free(ents);
-			return -ENOMEM;
-		}
-		l2->due = due;
-		l2->cap_due = cap;
+	if (heap_reserve(&l2->due, l2->n_entries + n) < 0) {
+		free(ents);
+		return -ENOMEM;
 	}
 	/* First allocate everything new, so that failure changes nothing. */
 	for (size_t i = 0; i < n; i++) {
@@ -775,7 +749,6 @@ int l2_set_claims(struct l2 *l2, const struct l2_claim *claims, size_t n)
 		char **names;
 
 		e->gen = gen;
-		e->linger_until_us = 0;
 		if (!same_names(e->ifnames, e->n_ifnames, claims[i].ifnames, claims[i].n_ifnames) &&
 		    copy_names(claims[i].ifnames, claims[i].n_ifnames, &names) == 0) {
 			free_names(e->ifnames, e->n_ifnames);
@@ -783,17 +756,14 @@ int l2_set_claims(struct l2 *l2, const struct l2_claim *claims, size_t n)
 			e->n_ifnames = claims[i].n_ifnames;
 		}
 	}
+	linger_revive(l2, gen);
 	/* Released claims stop being answered here, before anything is sent. */
 	for (node = rb_first(&l2->claims); node; node = next) {
 		struct l2_entry *e = rb_entry(node, struct l2_entry, node);
 
 		next = rb_next(node);
-		if (e->gen != gen && e->ahead && e->ann.state != ANNOUNCE_IDLE) {
-			if (!e->linger_until_us)
-				e->linger_until_us = now + L2_AHEAD_LINGER_US;
-			if (now < e->linger_until_us)
-				continue;
-		}
+		if (e->gen != gen && lingers(l2, e, now))
+			continue;
 		if (e->gen != gen) {
 			l2->arp_dirty |= e->addr.family == AF_INET;
 			rb_remove(&l2->claims, node);
