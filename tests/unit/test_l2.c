@@ -287,6 +287,310 @@ static void test_probe_claim_probes_before_announcing(void **state)
 	l2_free(l2);
 }
 
+/* Probing ahead: probes, then silence; never an announcement, never an
+ * answer; probed again every ahead_interval_us. */
+static void test_ahead_claim_probes_only_and_never_answers(void **state)
+{
+	struct announce_cfg cfg = fast_cfg();
+	struct cb_log log = { 0 };
+	struct l2 *l2;
+	struct l2_claim claims[] = {
+		{ .addr = ip("192.0.2.110"), .probe = true, .ahead = true },
+		{ .addr = ip("2001:db8:2::110"), .probe = true, .ahead = true }
+	};
+	struct l2_status st;
+	struct ip_addr ans[2];
+
+	(void)state;
+	cfg.ahead_interval_us = 10000000;
+	l2 = start(&cfg, &log);
+	assert_int_equal(l2_set_claims(l2, claims, 2), 0);
+	assert_int_equal(l2_claim_count(l2), 0);
+	assert_int_equal(l2_ahead_count(l2), 2);
+	send_request("192.0.2.110"); /* not answered while probing */
+	wait_for(&seen.probes, 2);
+	wait_for(&seen.dad_ns, 2);
+	pump_ms(100); /* the round is over */
+	send_request("192.0.2.110");
+	pump_ms(40);
+	assert_int_equal(seen.probes, 2);
+	assert_int_equal(seen.dad_ns, 2);
+	assert_int_equal(seen.garps, 0);
+	assert_int_equal(seen.nas, 0);
+	assert_int_equal(seen.arp_replies, 0);
+	assert_int_equal(l2_stats(l2)->announcements_sent, 0);
+	assert_int_equal(l2_stats(l2)->arp_answered, 0);
+	assert_int_equal(l2_answering(l2, ans, 2), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_true(l2_status(l2, &claims[i].addr, &st));
+		assert_true(st.ahead);
+		assert_false(st.answering);
+		assert_int_equal(st.state, ANNOUNCE_PROBED);
+		assert_true(st.clear_us > 0);
+	}
+	assert_int_equal(l2_claim_count(l2), 0);
+	assert_int_equal(l2_ahead_count(l2), 2);
+	l2_free(l2);
+
+	/* A short interval: probed again, still never announced. */
+	cfg.ahead_interval_us = 100000;
+	l2 = start(&cfg, &log);
+	assert_int_equal(l2_set_claims(l2, claims, 1), 0);
+	wait_for(&seen.probes, 4);
+	assert_true(seen.probes >= 4);
+	send_request("192.0.2.110");
+	pump_ms(40);
+	assert_int_equal(seen.garps, 0);
+	assert_int_equal(seen.arp_replies, 0);
+	assert_int_equal(log.conflicts, 0);
+	l2_free(l2);
+}
+
+/* The address goes to a Service after a clear round: announced in that
+ * very call, without probing again, and answered from then on. */
+static void test_ahead_claim_taken_after_clear_round_announces_at_once(void **state)
+{
+	struct announce_cfg cfg = fast_cfg();
+	struct cb_log log = { 0 };
+	struct l2 *l2;
+	struct l2_claim claims[] = {
+		{ .addr = ip("192.0.2.111"), .probe = true, .ahead = true },
+		{ .addr = ip("2001:db8:2::111"), .probe = true, .ahead = true }
+	};
+	struct l2_status st;
+	uint64_t probes;
+
+	(void)state;
+	cfg.ahead_interval_us = 10000000;
+	l2 = start(&cfg, &log);
+	assert_int_equal(l2_set_claims(l2, claims, 2), 0);
+	wait_for(&seen.probes, 2);
+	wait_for(&seen.dad_ns, 2);
+	pump_ms(100);
+	assert_true(l2_status(l2, &claims[0].addr, &st));
+	assert_int_equal(st.state, ANNOUNCE_PROBED);
+	probes = l2_stats(l2)->probes_sent;
+	assert_int_equal(probes, 4);
+	claims[0].ahead = false;
+	claims[1].ahead = false;
+	assert_int_equal(l2_set_claims(l2, claims, 2), 0);
+	/* In the call itself. */
+	assert_int_equal(l2_stats(l2)->announcements_sent, 2);
+	assert_int_equal(l2_claim_count(l2), 2);
+	assert_int_equal(l2_ahead_count(l2), 0);
+	assert_true(l2_status(l2, &claims[0].addr, &st));
+	assert_false(st.ahead);
+	assert_true(st.answering);
+	wait_for(&seen.garps, 1);
+	wait_for(&seen.nas, 1);
+	assert_true(ip_equal(&seen.last_arp.spa, &claims[0].addr));
+	assert_memory_equal(seen.last_arp.sha, speaker_mac, 6);
+	send_request("192.0.2.111");
+	wait_for(&seen.arp_replies, 1);
+	pump_ms(60);
+	assert_int_equal(seen.arp_replies, 1);
+	assert_int_equal(l2_stats(l2)->probes_sent, probes);
+	assert_int_equal(seen.probes, 2);
+	assert_int_equal(seen.dad_ns, 2);
+	assert_int_equal(seen.garps, 2); /* the whole burst */
+	assert_int_equal(seen.nas, 2);
+	assert_true(l2_status(l2, &claims[1].addr, &st));
+	assert_int_equal(st.state, ANNOUNCE_ACTIVE);
+	assert_int_equal(log.conflicts, 0);
+	l2_free(l2);
+}
+
+/* The pool status moving on can arrive before the Service status that
+ * names the address: the ahead claim dropped from the set lingers, and
+ * the claim that comes back for it still announces at once. A set that
+ * drops it for good frees it only after the linger. */
+static void test_ahead_claim_dropped_then_taken_still_announces_at_once(void **state)
+{
+	struct announce_cfg cfg = fast_cfg();
+	struct cb_log log = { 0 };
+	struct l2 *l2;
+	struct l2_claim claim = { .addr = ip("192.0.2.113"), .probe = true, .ahead = true };
+	struct l2_status st;
+	uint64_t probes;
+
+	(void)state;
+	cfg.ahead_interval_us = 10000000;
+	l2 = start(&cfg, &log);
+	assert_int_equal(l2_set_claims(l2, &claim, 1), 0);
+	wait_for(&seen.probes, 2);
+	pump_ms(100);
+	assert_true(l2_status(l2, &claim.addr, &st));
+	assert_int_equal(st.state, ANNOUNCE_PROBED);
+	probes = l2_stats(l2)->probes_sent;
+	/* Out of the set: still there, silent, over more than one call. */
+	assert_int_equal(l2_set_claims(l2, NULL, 0), 0);
+	pump_ms(20);
+	assert_int_equal(l2_set_claims(l2, NULL, 0), 0);
+	assert_true(l2_status(l2, &claim.addr, &st));
+	assert_true(st.ahead);
+	assert_false(st.answering);
+	assert_int_equal(l2_claim_count(l2), 0);
+	/* Back as a Service's claim: announced in the call, no new probe. */
+	claim.ahead = false;
+	assert_int_equal(l2_set_claims(l2, &claim, 1), 0);
+	assert_int_equal(l2_stats(l2)->announcements_sent, 1);
+	assert_int_equal(l2_stats(l2)->probes_sent, probes);
+	assert_true(l2_status(l2, &claim.addr, &st));
+	assert_true(st.answering);
+	/* A claim that is not ahead does not linger: gone at once. */
+	assert_int_equal(l2_set_claims(l2, NULL, 0), 0);
+	assert_false(l2_status(l2, &claim.addr, &st));
+	/* An ahead claim dropped for good lingers, and no more. */
+	claim.ahead = true;
+	assert_int_equal(l2_set_claims(l2, &claim, 1), 0);
+	assert_int_equal(l2_set_claims(l2, NULL, 0), 0);
+	assert_true(l2_status(l2, &claim.addr, &st));
+	assert_int_equal(l2_ahead_count(l2), 1);
+	wait_for(&seen.probes, 3);
+	pump_ms(5100); /* past the linger */
+	assert_int_equal(l2_set_claims(l2, NULL, 0), 0);
+	assert_false(l2_status(l2, &claim.addr, &st));
+	assert_int_equal(l2_ahead_count(l2), 0);
+	assert_int_equal(log.conflicts, 0);
+	l2_free(l2);
+}
+
+/* Taken while its first round still runs: announced when the round ends,
+ * not before. */
+static void test_ahead_claim_taken_during_first_round_announces_after_it(void **state)
+{
+	struct announce_cfg cfg = fast_cfg();
+	struct cb_log log = { 0 };
+	struct l2 *l2;
+	struct l2_claim claims[] = { { .addr = ip("192.0.2.112"), .probe = true, .ahead = true } };
+	struct l2_status st;
+
+	(void)state;
+	cfg.probe_interval_us = 300000;
+	cfg.ahead_interval_us = 10000000;
+	l2 = start(&cfg, &log);
+	assert_int_equal(l2_set_claims(l2, claims, 1), 0);
+	pump_ms(10);
+	assert_int_equal(seen.probes, 1);
+	claims[0].ahead = false;
+	assert_int_equal(l2_set_claims(l2, claims, 1), 0);
+	assert_int_equal(l2_stats(l2)->announcements_sent, 0);
+	assert_true(l2_status(l2, &claims[0].addr, &st));
+	assert_false(st.answering);
+	assert_false(st.ahead);
+	assert_int_equal(l2_claim_count(l2), 1);
+	assert_int_equal(l2_ahead_count(l2), 0);
+	send_request("192.0.2.112"); /* the round is not over: no answer */
+	wait_for(&seen.garps, 1);
+	assert_int_equal(seen.garps, 1);
+	assert_int_equal(seen.probes, 2);
+	send_request("192.0.2.112");
+	wait_for(&seen.arp_replies, 1);
+	assert_int_equal(seen.arp_replies, 1);
+	assert_int_equal(l2_stats(l2)->arp_answered, 1);
+	l2_free(l2);
+}
+
+/* A foreign host answered while probing ahead: taking the address reports
+ * the conflict and, under policy withdraw, announces nothing. */
+static void test_ahead_claim_with_foreign_holder_taken_reports_conflict(void **state)
+{
+	struct announce_cfg cfg = fast_cfg();
+	struct cb_log log = { 0 };
+	struct l2 *l2;
+	struct l2_claim claims[] = { { .addr = ip("192.0.2.113"), .probe = true, .ahead = true } };
+	struct l2_status st;
+	struct arp_packet p = { .op = ARP_OP_REPLY };
+	uint8_t f[64];
+	int len, before;
+
+	(void)state;
+	cfg.probe_interval_us = 100000;
+	cfg.ahead_interval_us = 10000000;
+	assert_int_equal(cfg.on_conflict, ANNOUNCE_ON_CONFLICT_WITHDRAW);
+	l2 = start(&cfg, &log);
+	assert_int_equal(l2_set_claims(l2, claims, 1), 0);
+	pump_ms(10);
+	assert_int_equal(seen.probes, 1);
+	/* The peer answers the probe. */
+	memcpy(p.eth_dst, speaker_mac, 6);
+	memcpy(p.eth_src, PEER_MAC, 6);
+	memcpy(p.sha, PEER_MAC, 6);
+	memcpy(p.tha, speaker_mac, 6);
+	p.spa = claims[0].addr;
+	p.tpa = ip("0.0.0.0");
+	len = arp_build(&p, f, sizeof(f));
+	assert_true(len > 0);
+	assert_int_equal(packet_sock_send(peer_arp, f, (size_t)len), 0);
+	wait_for(&log.holders, 1);
+	assert_int_equal(log.holders, 1);
+	assert_memory_equal(log.mac, PEER_MAC, 6);
+	l2_foreign_holder(l2, &claims[0].addr, PEER_MAC);
+	assert_true(l2_status(l2, &claims[0].addr, &st));
+	assert_int_equal(st.state, ANNOUNCE_CONFLICT);
+	assert_int_equal(st.clear_us, 0);
+	assert_int_equal(st.conflicts, 1);
+	pump_ms(250);
+	before = log.conflicts;
+	claims[0].ahead = false;
+	assert_int_equal(l2_set_claims(l2, claims, 1), 0);
+	assert_int_equal(log.conflicts, before + 1);
+	send_request("192.0.2.113");
+	pump_ms(100);
+	assert_int_equal(seen.garps, 0);
+	assert_int_equal(seen.arp_replies, 0);
+	assert_int_equal(l2_stats(l2)->announcements_sent, 0);
+	assert_true(l2_status(l2, &claims[0].addr, &st));
+	assert_false(st.answering);
+	assert_int_equal(st.state, ANNOUNCE_CONFLICT);
+	assert_memory_equal(st.conflict_mac, PEER_MAC, 6);
+	l2_free(l2);
+}
+
+/* A Service let go of an address that becomes a pool's next one: silent at
+ * once, then probed ahead. */
+static void test_answering_claim_switched_to_ahead_stops_answering(void **state)
+{
+	struct announce_cfg cfg = fast_cfg();
+	struct cb_log log = { 0 };
+	struct l2 *l2;
+	struct l2_claim claims[] = { { .addr = ip("192.0.2.114") } };
+	struct l2_status st;
+	struct ip_addr ans[1];
+	uint64_t probes;
+
+	(void)state;
+	cfg.ahead_interval_us = 10000000;
+	l2 = start(&cfg, &log);
+	assert_int_equal(l2_set_claims(l2, claims, 1), 0);
+	pump_ms(60);
+	send_request("192.0.2.114");
+	wait_for(&seen.arp_replies, 1);
+	assert_int_equal(seen.arp_replies, 1);
+	assert_int_equal(l2_answering(l2, ans, 1), 1);
+	probes = l2_stats(l2)->probes_sent;
+	assert_int_equal(probes, 0);
+	claims[0].ahead = true;
+	claims[0].probe = true;
+	assert_int_equal(l2_set_claims(l2, claims, 1), 0);
+	assert_int_equal(l2_answering(l2, ans, 1), 0);
+	assert_true(l2_status(l2, &claims[0].addr, &st));
+	assert_false(st.answering);
+	assert_true(st.ahead);
+	assert_int_equal(l2_claim_count(l2), 0);
+	assert_int_equal(l2_ahead_count(l2), 1);
+	assert_true(l2_stats(l2)->probes_sent > probes);
+	send_request("192.0.2.114");
+	wait_for(&seen.probes, 2);
+	pump_ms(60);
+	assert_int_equal(seen.arp_replies, 1);
+	assert_int_equal(seen.probes, 2);
+	assert_int_equal(seen.garps, 2); /* the first claim's burst only */
+	assert_true(l2_status(l2, &claims[0].addr, &st));
+	assert_int_equal(st.state, ANNOUNCE_PROBED);
+	l2_free(l2);
+}
+
 static void test_foreign_announcement_is_reported_and_conflict_withdraws(void **state)
 {
 	struct announce_cfg cfg = fast_cfg();
@@ -600,6 +904,12 @@ int main(void)
 		cmocka_unit_test(test_claim_sends_gratuitous_arp_and_unsolicited_na),
 		cmocka_unit_test(test_requests_are_answered_for_claimed_addresses_only),
 		cmocka_unit_test(test_probe_claim_probes_before_announcing),
+		cmocka_unit_test(test_ahead_claim_probes_only_and_never_answers),
+		cmocka_unit_test(test_ahead_claim_taken_after_clear_round_announces_at_once),
+		cmocka_unit_test(test_ahead_claim_dropped_then_taken_still_announces_at_once),
+		cmocka_unit_test(test_ahead_claim_taken_during_first_round_announces_after_it),
+		cmocka_unit_test(test_ahead_claim_with_foreign_holder_taken_reports_conflict),
+		cmocka_unit_test(test_answering_claim_switched_to_ahead_stops_answering),
 		cmocka_unit_test(test_many_claims_keep_their_own_schedules),
 		cmocka_unit_test(test_mass_claim_starts_in_batches_and_completes),
 		cmocka_unit_test(test_foreign_announcement_is_reported_and_conflict_withdraws),

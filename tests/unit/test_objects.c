@@ -408,6 +408,127 @@ static void test_pool_ranges_and_allow_external(void **state)
 		     "spec.allowExternalIPs");
 }
 
+#define POOL_NEXT(status)                                                                          \
+	"{\"metadata\":{\"name\":\"lab\"},\"spec\":{\"addresses\":[\"192.0.2.200-192.0.2.239\","   \
+	"\"2001:db8::/120\"]}" status "}"
+
+/* Decodes a pool that must decode with both ranges; returns it. */
+static struct obj_pool *pool_next_decoded(const char *text)
+{
+	struct obj_pool *p;
+	const char *why;
+
+	assert_int_equal(decode(obj_pool_decode, NULL, text, (void **)&p, &why), 0);
+	assert_non_null(p);
+	assert_null(why);
+	assert_string_equal(p->name, "lab");
+	assert_int_equal(p->n_ranges, 2);
+	return p;
+}
+
+static void test_pool_next_addresses_kept_in_order(void **state)
+{
+	struct obj_pool *p;
+	char buf[IP_STRLEN];
+
+	(void)state;
+	p = pool_next_decoded(POOL_NEXT(
+		",\"status\":{\"nextIPv4\":\"192.0.2.201\",\"nextIPv6\":\"2001:db8::7\"}"));
+	assert_int_equal(p->n_next, 2);
+	assert_int_equal(p->next[0].family, AF_INET);
+	assert_string_equal(ip_format(&p->next[0], buf, sizeof(buf)), "192.0.2.201");
+	assert_int_equal(p->next[1].family, AF_INET6);
+	assert_string_equal(ip_format(&p->next[1], buf, sizeof(buf)), "2001:db8::7");
+	obj_pool_free(p, NULL);
+
+	/* Only one family present: it alone, at index 0. */
+	p = pool_next_decoded(POOL_NEXT(",\"status\":{\"nextIPv6\":\"2001:db8::ff\"}"));
+	assert_int_equal(p->n_next, 1);
+	assert_string_equal(ip_format(&p->next[0], buf, sizeof(buf)), "2001:db8::ff");
+	obj_pool_free(p, NULL);
+
+	/* The range bounds are inside. */
+	p = pool_next_decoded(POOL_NEXT(",\"status\":{\"nextIPv4\":\"192.0.2.239\"}"));
+	assert_int_equal(p->n_next, 1);
+	assert_string_equal(ip_format(&p->next[0], buf, sizeof(buf)), "192.0.2.239");
+	obj_pool_free(p, NULL);
+}
+
+static void test_pool_bad_next_addresses_are_ignored_pool_kept(void **state)
+{
+	static const struct {
+		const char *status;
+		int n_next;
+		const char *kept; /* the one kept, if any */
+	} cases[] = {
+		/* a number */
+		{ ",\"status\":{\"nextIPv4\":3221226185}", 0, NULL },
+		{ ",\"status\":{\"nextIPv4\":true,\"nextIPv6\":\"2001:db8::2\"}", 1,
+		  "2001:db8::2" },
+		{ ",\"status\":{\"nextIPv4\":[\"192.0.2.201\"]}", 0, NULL },
+		{ ",\"status\":{\"nextIPv6\":{\"ip\":\"2001:db8::2\"}}", 0, NULL },
+		/* unparsable strings */
+		{ ",\"status\":{\"nextIPv4\":\"nonsense\",\"nextIPv6\":\"2001:db8::2\"}", 1,
+		  "2001:db8::2" },
+		{ ",\"status\":{\"nextIPv4\":\"\"}", 0, NULL },
+		{ ",\"status\":{\"nextIPv4\":\"192.0.2.300\"}", 0, NULL },
+		{ ",\"status\":{\"nextIPv6\":\"2001:db8::zz\"}", 0, NULL },
+		/* the wrong family in each field */
+		{ ",\"status\":{\"nextIPv4\":\"2001:db8::2\"}", 0, NULL },
+		{ ",\"status\":{\"nextIPv4\":\"2001:db8::2\",\"nextIPv6\":\"192.0.2.201\"}", 0,
+		  NULL },
+		{ ",\"status\":{\"nextIPv4\":\"192.0.2.202\",\"nextIPv6\":\"192.0.2.201\"}", 1,
+		  "192.0.2.202" },
+		/* outside spec.addresses */
+		{ ",\"status\":{\"nextIPv4\":\"192.0.2.240\",\"nextIPv6\":\"2001:db8::2\"}", 1,
+		  "2001:db8::2" },
+		{ ",\"status\":{\"nextIPv4\":\"198.51.100.1\"}", 0, NULL },
+		{ ",\"status\":{\"nextIPv4\":\"192.0.2.201\",\"nextIPv6\":\"2001:db8::100\"}", 1,
+		  "192.0.2.201" },
+		/* absent, null, wrong-typed status */
+		{ "", 0, NULL },
+		{ ",\"status\":null", 0, NULL },
+		{ ",\"status\":{}", 0, NULL },
+		{ ",\"status\":\"x\"", 0, NULL },
+		{ ",\"status\":{\"nextIPv4\":null,\"nextIPv6\":null}", 0, NULL },
+		{ ",\"status\":{\"nextIPv4\":null,\"nextIPv6\":\"2001:db8::2\"}", 1,
+		  "2001:db8::2" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[512], buf[IP_STRLEN];
+		struct obj_pool *p;
+
+		snprintf(text, sizeof(text), POOL_NEXT("%s"), cases[i].status);
+		p = pool_next_decoded(text);
+		if (p->n_next != cases[i].n_next)
+			fail_msg("status %s: n_next %d, want %d", cases[i].status, (int)p->n_next,
+				 cases[i].n_next);
+		if (cases[i].kept)
+			assert_string_equal(ip_format(&p->next[0], buf, sizeof(buf)),
+					    cases[i].kept);
+		obj_pool_free(p, NULL);
+	}
+}
+
+static void test_pool_next_without_addresses_is_ignored(void **state)
+{
+	struct obj_pool *p;
+	const char *why;
+
+	(void)state;
+	/* No spec.addresses: nothing contains the next address. */
+	assert_int_equal(decode(obj_pool_decode, NULL,
+				"{\"metadata\":{\"name\":\"empty\"},\"status\":{\"nextIPv4\":"
+				"\"192.0.2.201\",\"nextIPv6\":\"2001:db8::1\"}}",
+				(void **)&p, &why),
+			 0);
+	assert_int_equal(p->n_ranges, 0);
+	assert_int_equal(p->n_next, 0);
+	obj_pool_free(p, NULL);
+}
+
 static void test_l2adv_selectors_pools_and_interfaces(void **state)
 {
 	struct obj_l2adv *a;
@@ -653,6 +774,9 @@ int main(void)
 		cmocka_unit_test(test_slice_endpoints_share_node_names),
 		cmocka_unit_test(test_node_labels_conditions_and_address),
 		cmocka_unit_test(test_pool_ranges_and_allow_external),
+		cmocka_unit_test(test_pool_next_addresses_kept_in_order),
+		cmocka_unit_test(test_pool_bad_next_addresses_are_ignored_pool_kept),
+		cmocka_unit_test(test_pool_next_without_addresses_is_ignored),
 		cmocka_unit_test(test_l2adv_selectors_pools_and_interfaces),
 		cmocka_unit_test(test_lease_of_speaker_with_annotation),
 		cmocka_unit_test(test_lease_prefixes_decode_and_malformed_keep_the_lease),

@@ -466,6 +466,285 @@ static void test_named_interfaces_do_not_ask_can_announce(void **state)
 	world_free(&w);
 }
 
+/* Appends ip to the pool's next addresses (as its status would give). */
+static void set_next(struct obj_pool *p, const char *ip)
+{
+	assert_true(p->n_next < 2);
+	assert_int_equal(ip_parse(ip, &p->next[p->n_next++], NULL), 0);
+}
+
+static const char *owner_of(const char *ip)
+{
+	static const char *names[3] = { "n1", "n2", "n3" };
+	struct ip_addr a;
+
+	assert_int_equal(ip_parse(ip, &a, NULL), 0);
+	return names[election_owner(&a, names, 3)];
+}
+
+static void test_ahead_only_on_the_node_that_would_own_it(void **state)
+{
+	static const char *names[3] = { "n1", "n2", "n3" };
+	struct world w;
+	struct reconcile_result r;
+	const char *own = owner_of("192.0.2.210");
+	size_t n_owned[3];
+	int got = 0;
+
+	(void)state;
+	world_init(&w);
+	for (int i = 0; i < 3; i++) {
+		run(&w, names[i], &r);
+		assert_int_equal(r.n_ahead, 0);
+		assert_null(r.ahead);
+		n_owned[i] = r.n_owned;
+		reconcile_result_clear(&r);
+	}
+	set_next(w.pools[0], "192.0.2.210");
+	w.announced = true; /* ahead always probes */
+	for (int i = 0; i < 3; i++) {
+		run(&w, names[i], &r);
+		assert_int_equal(r.n_owned, n_owned[i]);
+		assert_int_equal(r.n, 3);
+		assert_null(find(&r, "192.0.2.210"));
+		if (!strcmp(names[i], own)) {
+			char buf[IP_STRLEN];
+
+			got++;
+			assert_int_equal(r.n_ahead, 1);
+			assert_string_equal(ip_format(&r.ahead[0].addr, buf, sizeof(buf)),
+					    "192.0.2.210");
+			assert_int_equal(r.ahead[0].role, RECONCILE_OWNER);
+			assert_true(r.ahead[0].probe);
+			assert_null(r.ahead[0].svc);
+			assert_string_equal(r.ahead[0].owner, own);
+		} else {
+			assert_int_equal(r.n_ahead, 0);
+		}
+		reconcile_result_clear(&r);
+		assert_null(r.ahead);
+		assert_int_equal(r.n_ahead, 0);
+	}
+	assert_int_equal(got, 1);
+	world_free(&w);
+}
+
+static void test_ahead_skips_addresses_services_hold(void **state)
+{
+	static const char *names[3] = { "n1", "n2", "n3" };
+	struct world w;
+	struct reconcile_result r;
+
+	(void)state;
+	world_init(&w);
+	set_next(w.pools[0], "192.0.2.200");  /* the ingress of web */
+	set_next(w.pools[1], "198.51.100.7"); /* an externalIP of web */
+	for (int i = 0; i < 3; i++) {
+		run(&w, names[i], &r);
+		assert_int_equal(r.n_ahead, 0);
+		assert_int_equal(r.n, 3);
+		assert_non_null(find(&r, "192.0.2.200")->svc);
+		reconcile_result_clear(&r);
+	}
+	world_free(&w);
+}
+
+static void test_ahead_needs_an_advertisement_selecting_the_pool(void **state)
+{
+	static const char *names[3] = { "n1", "n2", "n3" };
+	struct world w;
+	struct reconcile_result r;
+	int got = 0;
+
+	(void)state;
+	world_init(&w);
+	obj_l2adv_free(w.adv[0], NULL);
+	w.adv[0] = dec(obj_l2adv_decode, "{\"metadata\":{\"name\":\"lab\"},\"spec\":"
+					 "{\"ipAddressPools\":[\"lab\"]}}");
+	set_next(w.pools[0], "192.0.2.210");  /* selected */
+	set_next(w.pools[1], "198.51.100.9"); /* not selected */
+	for (int i = 0; i < 3; i++) {
+		run(&w, names[i], &r);
+		for (size_t k = 0; k < r.n_ahead; k++) {
+			char buf[IP_STRLEN];
+
+			assert_string_equal(ip_format(&r.ahead[k].addr, buf, sizeof(buf)),
+					    "192.0.2.210");
+			got++;
+		}
+		reconcile_result_clear(&r);
+	}
+	assert_int_equal(got, 1);
+	/* No advertisement at all: nobody. */
+	w.n_adv = 0;
+	for (int i = 0; i < 3; i++) {
+		run(&w, names[i], &r);
+		assert_int_equal(r.n_ahead, 0);
+		reconcile_result_clear(&r);
+	}
+	w.n_adv = 1;
+	world_free(&w);
+}
+
+static void test_ahead_same_address_in_two_pools_once(void **state)
+{
+	struct world w;
+	struct reconcile_result r;
+	const char *own = owner_of("192.0.2.230");
+
+	(void)state;
+	world_init(&w);
+	obj_pool_free(w.pools[1], NULL);
+	w.pools[1] = dec(obj_pool_decode,
+			 "{\"metadata\":{\"name\":\"lab2\"},\"spec\":{\"addresses\":"
+			 "[\"192.0.2.224/28\"]},\"status\":{\"nextIPv4\":\"192.0.2.230\"}}");
+	assert_int_equal(w.pools[1]->n_next, 1);
+	set_next(w.pools[0], "192.0.2.230");
+	run(&w, own, &r);
+	assert_int_equal(r.n_ahead, 1);
+	assert_int_equal(r.ahead[0].role, RECONCILE_OWNER);
+	reconcile_result_clear(&r);
+	world_free(&w);
+}
+
+static void test_ahead_dual_stack_sorted(void **state)
+{
+	struct world w;
+	struct reconcile_result r;
+	char buf[IP_STRLEN];
+
+	(void)state;
+	world_init(&w);
+	obj_pool_free(w.pools[0], NULL);
+	w.pools[0] = dec(obj_pool_decode,
+			 "{\"metadata\":{\"name\":\"lab\"},\"spec\":{\"addresses\":"
+			 "[\"192.0.2.200-192.0.2.239\",\"2001:db8::/120\"]},\"status\":"
+			 "{\"nextIPv4\":\"192.0.2.230\",\"nextIPv6\":\"2001:db8::5\"}}");
+	assert_int_equal(w.pools[0]->n_next, 2);
+	/* n1 alone alive: it would own every address. */
+	w.dead[w.n_dead++] = "n2";
+	w.dead[w.n_dead++] = "n3";
+	run(&w, "n1", &r);
+	assert_int_equal(r.n_ahead, 2);
+	assert_string_equal(ip_format(&r.ahead[0].addr, buf, sizeof(buf)), "192.0.2.230");
+	assert_string_equal(ip_format(&r.ahead[1].addr, buf, sizeof(buf)), "2001:db8::5");
+	reconcile_result_clear(&r);
+	/* A second pool found later with a lower address: sorted still. */
+	obj_pool_free(w.pools[1], NULL);
+	w.pools[1] = dec(obj_pool_decode,
+			 "{\"metadata\":{\"name\":\"low\"},\"spec\":{\"addresses\":"
+			 "[\"192.0.2.201/32\"]},\"status\":{\"nextIPv4\":\"192.0.2.201\"}}");
+	run(&w, "n1", &r);
+	assert_int_equal(r.n_ahead, 3);
+	assert_string_equal(ip_format(&r.ahead[0].addr, buf, sizeof(buf)), "192.0.2.201");
+	assert_string_equal(ip_format(&r.ahead[1].addr, buf, sizeof(buf)), "192.0.2.230");
+	assert_string_equal(ip_format(&r.ahead[2].addr, buf, sizeof(buf)), "2001:db8::5");
+	for (size_t k = 0; k < r.n_ahead; k++) {
+		assert_true(r.ahead[k].probe);
+		assert_null(r.ahead[k].svc);
+	}
+	reconcile_result_clear(&r);
+	world_free(&w);
+}
+
+static void test_ahead_not_on_excluded_or_unselected_node(void **state)
+{
+	static const char *names[3] = { "n1", "n2", "n3" };
+	struct world w;
+	struct reconcile_result r;
+	const char *own = owner_of("192.0.2.210");
+	int got = 0;
+
+	(void)state;
+	world_init(&w);
+	set_next(w.pools[0], "192.0.2.210");
+	/* The owner is excluded: it gets none, one of the others does. */
+	for (size_t i = 0; i < w.n_nodes; i++)
+		if (!strcmp(w.nodes[i]->name, own))
+			w.nodes[i]->exclude = true;
+	for (int i = 0; i < 3; i++) {
+		run(&w, names[i], &r);
+		if (!strcmp(names[i], own))
+			assert_int_equal(r.n_ahead, 0);
+		got += (int)r.n_ahead;
+		reconcile_result_clear(&r);
+	}
+	assert_int_equal(got, 1);
+	/* Every node excluded: nobody. */
+	for (size_t i = 0; i < w.n_nodes; i++)
+		w.nodes[i]->exclude = true;
+	for (int i = 0; i < 3; i++) {
+		run(&w, names[i], &r);
+		assert_int_equal(r.n_ahead, 0);
+		reconcile_result_clear(&r);
+	}
+	for (size_t i = 0; i < w.n_nodes; i++)
+		w.nodes[i]->exclude = false;
+	/* Only zone b (n3) selected: n3 alone gets it. */
+	obj_l2adv_free(w.adv[0], NULL);
+	w.adv[0] =
+		dec(obj_l2adv_decode, "{\"metadata\":{\"name\":\"b\"},\"spec\":"
+				      "{\"nodeSelectors\":[{\"matchLabels\":{\"zone\":\"b\"}}]}}");
+	for (int i = 0; i < 3; i++) {
+		run(&w, names[i], &r);
+		assert_int_equal(r.n_ahead, i == 2 ? 1 : 0);
+		reconcile_result_clear(&r);
+	}
+	world_free(&w);
+}
+
+static void test_ahead_bounded_sorted_and_distinct(void **state)
+{
+	enum { N = 70 };
+	struct obj_pool *pools[N];
+	struct world w;
+	struct reconcile_result r;
+	struct reconcile_input in;
+
+	(void)state;
+	world_init(&w);
+	/* In descending order, so that sorting shows. */
+	for (int i = 0; i < N; i++) {
+		char text[256];
+
+		snprintf(text, sizeof(text),
+			 "{\"metadata\":{\"name\":\"p%d\"},\"spec\":{\"addresses\":"
+			 "[\"198.51.100.0/24\"]},\"status\":{\"nextIPv4\":\"198.51.100.%d\"}}",
+			 i, 200 - i);
+		pools[i] = dec(obj_pool_decode, text);
+	}
+	w.dead[w.n_dead++] = "n2";
+	w.dead[w.n_dead++] = "n3";
+	in = (struct reconcile_input){
+		.self = "n1",
+		.nodes = (const struct obj_node *const *)w.nodes,
+		.n_nodes = w.n_nodes,
+		.pools = (const struct obj_pool *const *)pools,
+		.n_pools = N,
+		.adverts = (const struct obj_l2adv *const *)w.adv,
+		.n_adverts = w.n_adv,
+		.foreach_slice = foreach_slice,
+		.alive = alive,
+		.ud = &w,
+	};
+	assert_int_equal(reconcile_run(&in, &r), 0);
+	assert_int_equal(r.n, 0);
+	assert_int_equal(r.n_owned, 0);
+	assert_int_equal(r.n_ahead, RECONCILE_MAX_AHEAD);
+	for (size_t k = 1; k < r.n_ahead; k++)
+		assert_true(ip_cmp(&r.ahead[k - 1].addr, &r.ahead[k].addr) < 0);
+	reconcile_result_clear(&r);
+	/* Every pool with the same next address: one entry. */
+	for (int i = 0; i < N; i++)
+		assert_int_equal(ip_parse("198.51.100.42", &pools[i]->next[0], NULL), 0);
+	assert_int_equal(reconcile_run(&in, &r), 0);
+	assert_int_equal(r.n_ahead, 1);
+	reconcile_result_clear(&r);
+	for (int i = 0; i < N; i++)
+		obj_pool_free(pools[i], NULL);
+	world_free(&w);
+}
+
 static void test_walk_finds_what_find_finds_for_ascending_addresses(void **state)
 {
 	static const char *const have[] = { "192.0.2.1", "192.0.2.5", "198.51.100.7", "2001:db8::1",
@@ -506,6 +785,13 @@ int main(void)
 		cmocka_unit_test(test_excluded_node_unless_ignored),
 		cmocka_unit_test(test_node_that_cannot_announce_is_ineligible_everywhere),
 		cmocka_unit_test(test_named_interfaces_do_not_ask_can_announce),
+		cmocka_unit_test(test_ahead_only_on_the_node_that_would_own_it),
+		cmocka_unit_test(test_ahead_skips_addresses_services_hold),
+		cmocka_unit_test(test_ahead_needs_an_advertisement_selecting_the_pool),
+		cmocka_unit_test(test_ahead_same_address_in_two_pools_once),
+		cmocka_unit_test(test_ahead_dual_stack_sorted),
+		cmocka_unit_test(test_ahead_not_on_excluded_or_unselected_node),
+		cmocka_unit_test(test_ahead_bounded_sorted_and_distinct),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
