@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 
 PKGS="libcurl libssh2 jansson yaml-0.1"
 if ${CC:-cc} -std=gnu11 -D_GNU_SOURCE -O2 -Iinclude $(pkg-config --cflags $PKGS) \
-	tests/tools/kubetool.c lib/kube_*.c lib/watch.c lib/informer.c lib/leader.c lib/loop.c \
+	tests/tools/kubetool.c lib/kube_*.c lib/watch.c lib/informer.c lib/leader.c lib/loop.c lib/heap.c \
 	lib/log.c lib/parse.c lib/metrics.c $(pkg-config --libs $PKGS) -lm \
 	-o "$TMP/kubetool" 2>"$TMP/cc.log"; then
 	ok "kubetool built without sanitizers"
