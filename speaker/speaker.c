@@ -1426,11 +1426,14 @@ static void on_conflict(void *ud, const struct ip_addr *a, const uint8_t mac[6])
 
 		s->ahead_conflicts++;
 		informer_foreach(s->inf[INF_POOL], pool_find_next, &pf);
-		log_warn("l2",
-			 "a pool's next address is held by a host outside ironlb: the Service "
-			 "that gets it will meet a conflict",
-			 LF_STR("ip", ip), LF_STR("mac", m),
-			 LF_STR("pool", pf.pool ? pf.pool->name : "-"));
+		/* Each probing round (--probe-ahead-interval) meets it again: warn
+		 * once, then at debug level (the Event counts the repeats). */
+		LOG_AT(st.conflicts > 1 ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN, "l2",
+		       "a pool's next address is held by a host outside ironlb: the Service that "
+		       "gets it will meet a conflict",
+		       LF_STR("ip", ip), LF_STR("mac", m),
+		       LF_STR("pool", pf.pool ? pf.pool->name : "-"),
+		       LF_UINT("times", st.conflicts));
 		if (pf.pool && s->events) {
 			struct kube_object_ref ref = { .api_version = "ironlb.io/v1beta1",
 						       .kind = "IPAddressPool",
