@@ -2040,6 +2040,7 @@ static json_t *ahead_status(struct speaker *s, uint64_t now)
 
 	for (size_t i = 0; s && arr && i < s->last.n_ahead; i++) {
 		const struct ip_addr *a = &s->last.ahead[i].addr;
+		struct pool_find pf;
 		struct l2_status st;
 		char ip[IP_STRLEN], ifs[128];
 		json_t *v;
@@ -2048,8 +2049,11 @@ static json_t *ahead_status(struct speaker *s, uint64_t now)
 			continue; /* --probe-ahead-interval 0, or taken since */
 		ip_format(a, ip, sizeof(ip));
 		status_ifnames(s, &st, ifs, sizeof(ifs));
-		v = json_pack("{s:s, s:s, s:s}", "address", ip, "state",
-			      announce_state_str(st.state), "interface", *ifs ? ifs : "-");
+		pf = (struct pool_find){ .addr = a };
+		informer_foreach(s->inf[INF_POOL], pool_find_next, &pf);
+		v = json_pack("{s:s, s:s, s:s, s:s}", "address", ip, "pool",
+			      pf.pool ? pf.pool->name : "-", "state", announce_state_str(st.state),
+			      "interface", *ifs ? ifs : "-");
 		if (!v)
 			continue;
 		if (st.clear_us)

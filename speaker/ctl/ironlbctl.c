@@ -261,11 +261,12 @@ static void print_status(json_t *st)
 	ahead = json_object_get(st, "probe_ahead");
 	if (json_array_size(ahead)) {
 		printf("\nPROBED AHEAD (pools' next addresses, no Service yet)\n");
-		printf("  %-40s %-10s %-12s %s\n", "ADDRESS", "STATE", "INTERFACE",
+		printf("  %-40s %-20s %-10s %-12s %s\n", "ADDRESS", "POOL", "STATE", "INTERFACE",
 		       "LAST CLEAR ROUND (AGO)");
 	}
 	json_array_foreach (ahead, i, v) {
-		printf("  %-40s %-10s %-12s ", str_or(v, "address", "?"), str_or(v, "state", "-"),
+		printf("  %-40s %-20s %-10s %-12s ", str_or(v, "address", "?"),
+		       str_or(v, "pool", "-"), str_or(v, "state", "-"),
 		       str_or(v, "interface", "-"));
 		print_age_ms(json_object_get(v, "last_clear_ms"));
 		if (json_object_get(v, "conflict"))

@@ -87,8 +87,9 @@ done
 check "no other speaker probes $X" $? "others: $others"
 wait_ahead $X6 probed
 check "a speaker probes $X6 ahead too (DAD)" $?
-l2_ctl "$PROBER" status | grep -q "PROBED AHEAD"
-check "ironlbctl status lists the addresses probed ahead" $?
+l2_ctl "$PROBER" status | grep -A2 "PROBED AHEAD" | grep -Eq "^ +$X +lab +probed +eth0"
+check "ironlbctl status lists the address probed ahead, its pool, state and interface" $? \
+	"$(l2_ctl "$PROBER" status | grep -A3 "PROBED AHEAD")"
 metrics=$(lab_exec "$PROBER" curl -fsS -m 2 "http://$(lab_node_mgmt_addr "$PROBER"):7481/metrics")
 grep -q '^ironlb_l2_probe_ahead_addresses [1-9]' <<<"$metrics"
 check "ironlb_l2_probe_ahead_addresses counts it" $?
