@@ -466,6 +466,16 @@ static void conflicts_forget_unclaimed(struct speaker *s, const struct ip_addr *
 	s->n_conflicts = k;
 }
 
+#define MAC_STRLEN 18
+
+/* "02:aa:bb:cc:dd:ee" into buf; returns buf. */
+static char *mac_format(const uint8_t m[6], char buf[MAC_STRLEN])
+{
+	snprintf(buf, MAC_STRLEN, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
+		 m[5]);
+	return buf;
+}
+
 static void service_key(const struct obj_service *svc, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/%s", svc->ns, svc->name);
@@ -1202,7 +1212,7 @@ static json_t *lease_annotation(struct speaker *s)
 	char *txt;
 
 	for (size_t i = 0; i < n && json_array_size(macs) < OBJ_MAX_MACS; i++) {
-		char m[18];
+		char m[MAC_STRLEN];
 
 		enum iface_unusable u = iface_usable(&links[i]);
 
@@ -1212,10 +1222,7 @@ static json_t *lease_annotation(struct speaker *s)
 		 * back. */
 		if (u != IFACE_USABLE && u != IFACE_DOWN && u != IFACE_NO_CARRIER)
 			continue;
-		snprintf(m, sizeof(m), "%02x:%02x:%02x:%02x:%02x:%02x", links[i].mac[0],
-			 links[i].mac[1], links[i].mac[2], links[i].mac[3], links[i].mac[4],
-			 links[i].mac[5]);
-		json_array_append_new(macs, json_string(m));
+		json_array_append_new(macs, json_string(mac_format(links[i].mac, m)));
 	}
 	prefixes_update(s);
 	for (size_t i = 0; i < s->n_prefixes && pfx; i++) {
@@ -1413,12 +1420,11 @@ static void on_conflict(void *ud, const struct ip_addr *a, const uint8_t mac[6])
 	struct last_info li;
 	struct l2_status st;
 	const struct last_info *svc;
-	char ip[IP_STRLEN], m[18], key[300] = "-";
+	char ip[IP_STRLEN], m[MAC_STRLEN], key[300] = "-";
 	size_t i;
 
 	ip_format(a, ip, sizeof(ip));
-	snprintf(m, sizeof(m), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
-		 mac[4], mac[5]);
+	mac_format(mac, m);
 	if (l2_status(s->l2, a, &st) && st.ahead) {
 		/* No Service has it yet: nothing withdrawn, the pool told. The
 		 * Service that gets it meets the conflict at once. */
@@ -2010,11 +2016,9 @@ bool speaker_ready(const struct speaker *s, char *detail, size_t len)
 
 static json_t *mac_json(const uint8_t m[6])
 {
-	char buf[18];
+	char buf[MAC_STRLEN];
 
-	snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4],
-		 m[5]);
-	return json_string(buf);
+	return json_string(mac_format(m, buf));
 }
 
 /* The names of st's interfaces, comma-separated, into buf. */
