@@ -82,8 +82,20 @@ static void str_array_free(char **v, size_t n)
 
 void obj_service_free(void *item, void *ud)
 {
+	struct obj_service *s = item;
+
 	(void)ud;
-	free(item); /* one allocation: see service_alloc() */
+	if (s && s->refs) {
+		s->refs--;
+		return;
+	}
+	free(s); /* one allocation: see service_alloc() */
+}
+
+void obj_service_hold(const struct obj_service *s)
+{
+	/* The cache hands Services out as const; a hold only counts. */
+	((struct obj_service *)s)->refs++;
 }
 
 const char *obj_protocol_str(enum obj_protocol p)

@@ -62,6 +62,9 @@ struct obj_service {
 	uint32_t n_ingress, n_external, n_ports, n_cluster_ips;
 	bool load_balancer; /* type LoadBalancer with our class */
 	bool local;	    /* externalTrafficPolicy Local */
+	/* Holders besides the informer's cache (obj_service_hold()): a cached
+	 * Service outlives its replacement or deletion while one holds it. */
+	uint32_t refs;
 };
 
 /* "tcp", "udp", "sctp". */
@@ -146,7 +149,11 @@ int obj_l2adv_decode(json_t *obj, void *ctx, void **ret_item, const char **ret_w
 int obj_lease_decode(json_t *obj, void *ctx, void **ret_item, const char **ret_why);
 
 /* Free functions of the informer_free_fn shape; NULL is a no-op. */
+/* Drops one hold, or frees the Service when there is none left: the
+ * informer's free function. */
 void obj_service_free(void *item, void *ud);
+/* One more hold on s, released by obj_service_free(). */
+void obj_service_hold(const struct obj_service *s);
 void obj_slice_free(void *item, void *ud);
 void obj_node_free(void *item, void *ud);
 void obj_pool_free(void *item, void *ud);

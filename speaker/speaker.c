@@ -65,11 +65,11 @@ struct conflict_rec {
 	uint8_t mac[6];
 };
 
-/* What status and the L2 callbacks need of the last result, copied: the
- * result itself borrows strings from informer items that a watch event may
- * free before the next pass. Kept as one block per address, the Service's
- * namespace, name and uid and the owner one after the other, each ending in
- * NUL (the result's owner points there); last_info() reads it. */
+/* The names status and the L2 callbacks need of an address in the last
+ * result. That result outlives the pass, while a watch event may free the
+ * informer items it borrowed: it holds each Service it names
+ * (obj_service_hold()), and its owners point into the speaker's interned
+ * node names (owners). */
 struct last_info {
 	const char *ns, *name, *uid;
 };
@@ -93,8 +93,9 @@ struct speaker {
 	char hb_addr_str[IP_STRLEN + 8];
 	struct loop_timer *reconcile_timer, *resync_timer, *lease_timer;
 	bool synced, applied, first_done, lease_exists;
-	struct reconcile_result last; /* svc NULL, owner into info, no ifnames */
-	char **info;		      /* per entry of last: see struct last_info */
+	struct reconcile_result last; /* svc held, owner into owners, no ifnames */
+	char **owners;		      /* node names last names, sorted, distinct */
+	size_t n_owners, cap_owners;
 	uint64_t owned_since_start;
 	struct hold holds[MAX_HOLDS];
 	size_t n_holds;
@@ -481,69 +482,108 @@ static void service_key(const struct obj_service *svc, char *buf, size_t len)
 	snprintf(buf, len, "%s/%s", svc->ns, svc->name);
 }
 
-static void info_free(char **info, size_t n)
+static struct last_info last_info(const struct reconcile_addr *ra)
 {
-	for (size_t i = 0; info && i < n; i++)
-		free(info[i]);
-	free(info);
+	if (!ra->svc)
+		return (struct last_info){ .ns = "", .name = "", .uid = "" };
+	return (struct last_info){ .ns = ra->svc->ns, .name = ra->svc->name, .uid = ra->svc->uid };
 }
 
-static struct last_info last_info(const char *block)
+/* Index of name in s->owners, or of where it would go (*found false). */
+static size_t owner_pos(const struct speaker *s, const char *name, bool *found)
 {
-	struct last_info li = { .ns = block };
+	size_t lo = 0, hi = s->n_owners;
 
-	li.name = li.ns + strlen(li.ns) + 1;
-	li.uid = li.name + strlen(li.name) + 1;
-	return li;
+	*found = false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(s->owners[mid], name);
+
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
-/* ra's block (see struct last_info); ra->owner moves into it. -ENOMEM. */
-static int info_copy(char **ret, struct reconcile_addr *ra)
+/* The interned copy of node name name. -ENOMEM. */
+static int owner_intern(struct speaker *s, const char *name, const char **ret)
 {
-	const char *src[4] = { ra->svc->ns, ra->svc->name, ra->svc->uid, ra->owner };
-	size_t len[4], total = 0;
-	char *block, *p;
+	bool found;
+	size_t pos = owner_pos(s, name, &found);
+	char *copy;
 
-	for (int k = 0; k < 4; k++) {
-		len[k] = src[k] ? strlen(src[k]) + 1 : 0;
-		total += len[k];
+	if (!found) {
+		if (s->n_owners == s->cap_owners) {
+			size_t cap = s->cap_owners ? s->cap_owners * 2 : 8;
+			char **v = realloc(s->owners, cap * sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			s->owners = v;
+			s->cap_owners = cap;
+		}
+		copy = strdup(name);
+		if (!copy)
+			return -ENOMEM;
+		memmove(&s->owners[pos + 1], &s->owners[pos],
+			(s->n_owners - pos) * sizeof(*s->owners));
+		s->owners[pos] = copy;
+		s->n_owners++;
 	}
-	block = p = malloc(total);
-	if (!block)
-		return -ENOMEM;
-	for (int k = 0; k < 4; k++) {
-		if (src[k])
-			memcpy(p, src[k], len[k]);
-		p += len[k];
-	}
-	*ret = block;
+	*ret = s->owners[pos];
 	return 0;
 }
 
-/* Makes res self-contained (see struct last_info). -ENOMEM: res untouched. */
-static int info_take(struct reconcile_result *res, char ***ret)
+/* Frees the interned names the last result no longer names. */
+static void owners_gc(struct speaker *s)
 {
-	char **info = calloc(res->n ? res->n : 1, sizeof(*info));
+	bool *used = calloc(s->n_owners ? s->n_owners : 1, sizeof(*used));
+	size_t i, j;
+
+	if (!used)
+		return; /* kept until a pass has the memory */
+	for (i = 0; i < s->last.n; i++) {
+		bool found;
+		size_t pos;
+
+		if (!s->last.addrs[i].owner)
+			continue;
+		pos = owner_pos(s, s->last.addrs[i].owner, &found);
+		if (found)
+			used[pos] = true;
+	}
+	for (i = 0, j = 0; i < s->n_owners; i++) {
+		if (used[i])
+			s->owners[j++] = s->owners[i];
+		else
+			free(s->owners[i]);
+	}
+	s->n_owners = j;
+	free(used);
+}
+
+/* Makes res outlive the informer items it borrows (see struct last_info).
+ * -ENOMEM: res still borrows. */
+static int last_take(struct speaker *s, struct reconcile_result *res)
+{
 	size_t i;
 
-	if (!info)
-		return -ENOMEM;
-	for (i = 0; i < res->n; i++) {
-		if (info_copy(&info[i], &res->addrs[i]) < 0) {
-			info_free(info, i);
-			return -ENOMEM;
-		}
-	}
 	for (i = 0; i < res->n; i++) {
 		struct reconcile_addr *ra = &res->addrs[i];
 
-		if (ra->owner) {
-			struct last_info li = last_info(info[i]);
-
-			ra->owner = li.uid + strlen(li.uid) + 1;
-		}
-		ra->svc = NULL;
-		ra->n_ifnames = 0;
+		if (ra->owner && owner_intern(s, ra->owner, &ra->owner) < 0)
+			return -ENOMEM;
+	}
+	for (i = 0; i < res->n; i++) {
+		if (res->addrs[i].svc)
+			obj_service_hold(res->addrs[i].svc);
+		res->addrs[i].n_ifnames = 0;
 	}
 	for (i = 0; i < res->n_ahead; i++) {
 		res->ahead[i].owner = NULL; /* this node; borrowed */
@@ -552,8 +592,17 @@ static int info_take(struct reconcile_result *res, char ***ret)
 	free(res->ifnames); /* borrowed from adverts a watch event may free */
 	res->ifnames = NULL;
 	res->n_ifnames = 0;
-	*ret = info;
 	return 0;
+}
+
+/* Drops the last result and its holds on Services. */
+static void last_release(struct speaker *s)
+{
+	for (size_t i = 0; i < s->last.n; i++) {
+		if (s->last.addrs[i].svc)
+			obj_service_free((void *)s->last.addrs[i].svc, NULL);
+	}
+	reconcile_result_clear(&s->last);
 }
 
 /* The last result's names for a, false when it had no a. */
@@ -562,7 +611,7 @@ static bool last_info_of(struct speaker *s, const struct ip_addr *a, struct last
 	const struct reconcile_addr *ra = reconcile_find(&s->last, a);
 
 	if (ra)
-		*ret = last_info(s->info[ra - s->last.addrs]);
+		*ret = last_info(ra);
 	return ra != NULL;
 }
 
@@ -713,19 +762,14 @@ static void do_reconcile(struct speaker *s)
 	announce_other_modes(s, owned, n);
 	free(claims);
 	free(owned);
-	{
-		char **info;
-
-		if (info_take(&res, &info) < 0) {
-			log_error("reconcile", "out of memory");
-			reconcile_result_clear(&res);
-			return;
-		}
-		info_free(s->info, s->last.n);
-		reconcile_result_clear(&s->last);
-		s->last = res;
-		s->info = info;
+	if (last_take(s, &res) < 0) {
+		log_error("reconcile", "out of memory");
+		reconcile_result_clear(&res);
+		return;
 	}
+	last_release(s);
+	s->last = res;
+	owners_gc(s);
 	s->first_done = true;
 	if (s->m_pass)
 		metric_observe(s->m_pass, (double)(loop_now_us() - now) / 1e6);
@@ -1990,8 +2034,10 @@ void speaker_free(struct speaker *s)
 	kube_event_recorder_free(s->events);
 	kube_client_free(s->client);
 	iface_monitor_free(s->ifaces);
-	info_free(s->info, s->last.n);
-	reconcile_result_clear(&s->last);
+	last_release(s);
+	for (size_t k = 0; k < s->n_owners; k++)
+		free(s->owners[k]);
+	free(s->owners);
 	free(s->lease_idx);
 	heartbeat_key_clear(&s->key);
 	free(s);
@@ -2084,7 +2130,7 @@ void speaker_status(struct speaker *s, json_t *reply)
 
 		ip_format(&ra->addr, ip, sizeof(ip));
 		{
-			struct last_info li = last_info(s->info[i]);
+			struct last_info li = last_info(ra);
 
 			snprintf(svc, sizeof(svc), "%s/%s", li.ns, li.name);
 		}
