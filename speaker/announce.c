@@ -55,6 +55,7 @@ unsigned announce_take(struct announce *a, const struct announce_cfg *cfg, bool 
 	if (!a->ahead)
 		return 0;
 	a->ahead = false;
+	a->in_use = false;
 	a->since_us = 0;
 	switch (a->state) {
 	case ANNOUNCE_CONFLICT:
@@ -101,10 +102,13 @@ unsigned announce_tick(struct announce *a, const struct announce_cfg *cfg, uint6
 		}
 		/* The wait after the last probe passed without an answer. */
 		if (a->ahead) {
+			bool was = a->in_use;
+
 			a->state = ANNOUNCE_PROBED;
+			a->in_use = false;
 			a->clear_us = now_us;
 			a->next_us = cfg->ahead_interval_us ? now_us + cfg->ahead_interval_us : 0;
-			return 0;
+			return was ? ANNOUNCE_REPORT_CLEAR : 0;
 		}
 		return start_burst(a, cfg, now_us);
 	case ANNOUNCE_ANNOUNCING:
@@ -150,6 +154,7 @@ unsigned announce_foreign_holder(struct announce *a, const struct announce_cfg *
 	if (a->ahead) {
 		/* Nothing to withdraw; look again later, the host may leave. */
 		a->state = ANNOUNCE_CONFLICT;
+		a->in_use = true;
 		a->clear_us = 0;
 		a->next_us = cfg->ahead_interval_us ? now_us + cfg->ahead_interval_us : 0;
 		return ANNOUNCE_REPORT_CONFLICT;
@@ -187,6 +192,11 @@ bool announce_answering(const struct announce *a, const struct announce_cfg *cfg
 		return false;
 	}
 	return false;
+}
+
+bool announce_in_use(const struct announce *a)
+{
+	return a->ahead && a->in_use;
 }
 
 bool announce_claimed(const struct announce *a)

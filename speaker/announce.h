@@ -67,7 +67,10 @@ struct announce {
 	uint64_t since_us;  /* when the current claim started answering */
 	uint64_t conflicts; /* foreign holders seen over the claim's life */
 	uint8_t conflict_mac[6];
-	bool ahead;	   /* probing ahead: never announces until announce_take */
+	bool ahead; /* probing ahead: never announces until announce_take */
+	/* Probing ahead, the latest round met a foreign holder: until a round
+	 * ends with nobody answering (announce_in_use()). */
+	bool in_use;
 	uint64_t clear_us; /* when the last probing round ended clear; 0 = none since */
 };
 
@@ -76,6 +79,9 @@ enum {
 	ANNOUNCE_SEND_PROBE = 1 << 0,	 /* one probe (ARP probe / DAD-style NS) */
 	ANNOUNCE_SEND_ANNOUNCE = 1 << 1, /* one gratuitous ARP / unsolicited NA */
 	ANNOUNCE_REPORT_CONFLICT = 1 << 2,
+	/* Probing ahead, a round ended with nobody answering for an address
+	 * the round before found in use: the holder left. */
+	ANNOUNCE_REPORT_CLEAR = 1 << 3,
 };
 
 void announce_init(struct announce *a);
@@ -94,6 +100,10 @@ unsigned announce_probe_ahead(struct announce *a, const struct announce_cfg *cfg
  * changed if a is not probing ahead. */
 unsigned announce_take(struct announce *a, const struct announce_cfg *cfg, bool probe,
 		       uint64_t now_us);
+
+/* Probing ahead, and the latest round found a foreign holder (still the
+ * answer while the next round runs). */
+bool announce_in_use(const struct announce *a);
 
 /* Ends the claim: stop answering at once. */
 void announce_release(struct announce *a);

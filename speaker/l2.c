@@ -413,6 +413,8 @@ static void entry_act(struct l2 *l2, struct l2_entry *e, unsigned acts)
 		if (l2->cb.conflict)
 			l2->cb.conflict(l2->userdata, &e->addr, e->ann.conflict_mac);
 	}
+	if ((acts & ANNOUNCE_REPORT_CLEAR) && l2->cb.ahead_clear)
+		l2->cb.ahead_clear(l2->userdata, &e->addr);
 }
 
 /* Starts e's claim, or its probing ahead. Returns actions. */
@@ -852,6 +854,7 @@ bool l2_status(const struct l2 *l2, const struct ip_addr *a, struct l2_status *r
 	ret->why_no_interface = e->why_no_interface;
 	ret->ahead = e->ahead;
 	ret->clear_us = e->ann.clear_us;
+	ret->in_use = announce_in_use(&e->ann);
 	return true;
 }
 
@@ -868,6 +871,22 @@ size_t l2_claim_count(const struct l2 *l2)
 size_t l2_ahead_count(const struct l2 *l2)
 {
 	return l2->n_ahead;
+}
+
+size_t l2_ahead_in_use(const struct l2 *l2, struct ip_addr *ret, size_t max)
+{
+	size_t n = 0;
+
+	for (struct rb_node *node = rb_first(&l2->claims); node; node = rb_next(node)) {
+		const struct l2_entry *e = rb_entry(node, struct l2_entry, node);
+
+		if (!e->ahead || !announce_in_use(&e->ann))
+			continue;
+		if (n < max)
+			ret[n] = e->addr;
+		n++;
+	}
+	return n;
 }
 
 size_t l2_answering(const struct l2 *l2, struct ip_addr *ret, size_t max)

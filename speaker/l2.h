@@ -48,6 +48,9 @@ struct l2_callbacks {
 			    int ifindex);
 	/* The claim's state machine concluded a conflict (per policy). */
 	void (*conflict)(void *userdata, const struct ip_addr *a, const uint8_t mac[6]);
+	/* A claim probing ahead that a round had found in use ended a round
+	 * with nobody answering (l2_status().in_use turned false). */
+	void (*ahead_clear)(void *userdata, const struct ip_addr *a);
 };
 
 struct l2_stats {
@@ -91,6 +94,7 @@ struct l2_status {
 	const char *why_no_interface; /* static string, or NULL */
 	bool ahead;		      /* probing ahead (l2_claim.ahead) */
 	uint64_t clear_us;	      /* loop_now_us() of the last clear probing; 0 if none */
+	bool in_use;		      /* ahead, and the latest round met a foreign holder */
 };
 bool l2_status(const struct l2 *l2, const struct ip_addr *a, struct l2_status *ret);
 
@@ -102,6 +106,9 @@ uint64_t l2_kernel_drops(const struct l2 *l2);
 size_t l2_claim_count(const struct l2 *l2);
 /* Claims probing ahead. */
 size_t l2_ahead_count(const struct l2 *l2);
+/* Claims probing ahead whose latest round met a foreign holder (lingering
+ * ones too), sorted, into ret (room for max); returns how many there are. */
+size_t l2_ahead_in_use(const struct l2 *l2, struct ip_addr *ret, size_t max);
 /* Claimed addresses currently being answered for, sorted, into ret (room
  * for max); returns how many there are. */
 size_t l2_answering(const struct l2 *l2, struct ip_addr *ret, size_t max);

@@ -212,40 +212,51 @@ static void decide(const struct reconcile_input *in, struct scratch *sc,
 	out->backup_pos = (uint32_t)election_position(a, sc->names, n_alive, in->self);
 }
 
-/* The pools' next addresses that no Service holds and this node would own:
- * res->ahead, sorted and distinct, at most RECONCILE_MAX_AHEAD. */
+/* Adds a to res->ahead if no Service holds it, it is not there yet and this
+ * node would own it. False when res->ahead is full or out of memory. */
+static bool ahead_add(const struct reconcile_input *in, struct scratch *sc,
+		      struct reconcile_result *res, const struct ip_addr *a)
+{
+	struct reconcile_addr ra;
+
+	if (res->n_ahead == RECONCILE_MAX_AHEAD)
+		return false;
+	if (reconcile_find(res, a))
+		return true;
+	for (size_t j = 0; j < res->n_ahead; j++)
+		if (ip_equal(&res->ahead[j].addr, a))
+			return true;
+	decide(in, sc, NULL, a, false, &ra);
+	if (ra.role != RECONCILE_OWNER)
+		return true;
+	if (!res->ahead) {
+		res->ahead = calloc(RECONCILE_MAX_AHEAD, sizeof(*res->ahead));
+		if (!res->ahead) {
+			sc->oom = true;
+			return false;
+		}
+	}
+	ra.probe = true;
+	res->ahead[res->n_ahead++] = ra;
+	return true;
+}
+
+/* The pools' next addresses, then the ones kept (in->keep_ahead), that no
+ * Service holds and this node would own: res->ahead, sorted and distinct,
+ * at most RECONCILE_MAX_AHEAD. */
 static void decide_ahead(const struct reconcile_input *in, struct scratch *sc,
 			 struct reconcile_result *res)
 {
 	for (size_t i = 0; i < in->n_pools; i++) {
 		const struct obj_pool *p = in->pools[i];
 
-		for (size_t k = 0; k < p->n_next; k++) {
-			struct reconcile_addr ra;
-			bool dup = false;
-
-			if (res->n_ahead == RECONCILE_MAX_AHEAD)
+		for (size_t k = 0; k < p->n_next; k++)
+			if (!ahead_add(in, sc, res, &p->next[k]))
 				goto sort;
-			if (reconcile_find(res, &p->next[k]))
-				continue;
-			for (size_t j = 0; j < res->n_ahead && !dup; j++)
-				dup = ip_equal(&res->ahead[j].addr, &p->next[k]);
-			if (dup)
-				continue;
-			decide(in, sc, NULL, &p->next[k], false, &ra);
-			if (ra.role != RECONCILE_OWNER)
-				continue;
-			if (!res->ahead) {
-				res->ahead = calloc(RECONCILE_MAX_AHEAD, sizeof(*res->ahead));
-				if (!res->ahead) {
-					sc->oom = true;
-					return;
-				}
-			}
-			ra.probe = true;
-			res->ahead[res->n_ahead++] = ra;
-		}
 	}
+	for (size_t i = 0; i < in->n_keep_ahead; i++)
+		if (!ahead_add(in, sc, res, &in->keep_ahead[i]))
+			break;
 sort:
 	if (res->n_ahead)
 		qsort(res->ahead, res->n_ahead, sizeof(*res->ahead), addr_cmp);

@@ -66,6 +66,12 @@ struct reconcile_input {
 	bool (*can_announce)(void *ud, const char *node, const struct ip_addr *a);
 	/* Whether some speaker is known to announce a already (no probe then). */
 	bool (*announced)(void *ud, const struct ip_addr *a);
+	/* Addresses this node's probing ahead found held by a host outside
+	 * ironlb: probed on (res->ahead) while no Service has them and this
+	 * node would own them, though no pool names them next any more (the
+	 * controller skips them), so that the next clear round can tell. */
+	const struct ip_addr *keep_ahead;
+	size_t n_keep_ahead;
 	void *ud;
 };
 

@@ -109,7 +109,11 @@ struct speaker {
 	struct metric *m_owned, *m_announce, *m_arp, *m_ns, *m_hb_sent, *m_hb_recv, *m_hb_rej,
 		*m_peers, *m_conflicts, *m_failovers, *m_pass;
 	uint64_t failovers, conflict_count, stepdowns, defences, ahead_conflicts;
-	struct metric *m_ahead, *m_ahead_conflicts;
+	struct metric *m_ahead, *m_ahead_conflicts, *m_ahead_in_use;
+	/* Addresses probing ahead found held by a host outside ironlb, as this
+	 * node's Lease publishes them ("inUse"): the controller skips them. */
+	struct ip_addr in_use[RECONCILE_MAX_AHEAD];
+	size_t n_in_use;
 	/* The result being applied, during l2_set_claims (its Services are
 	 * not in s->last yet). */
 	const struct reconcile_result *pass;
@@ -631,6 +635,7 @@ static void leases_refresh(struct speaker *s)
 }
 
 static void lease_send(struct speaker *s);
+static void in_use_refresh(struct speaker *s);
 static void datapath_apply_announced(struct speaker *s, const struct ip_addr *addrs, size_t n);
 static void announce_other_modes(struct speaker *s, const struct ip_addr *l2_owned, size_t n_l2);
 
@@ -658,6 +663,8 @@ static void do_reconcile(struct speaker *s)
 		.iface_ok = iface_ok,
 		.can_announce = can_announce,
 		.announced = announced,
+		.keep_ahead = s->in_use,
+		.n_keep_ahead = s->n_in_use,
 		.ud = s,
 	};
 	struct reconcile_result res;
@@ -759,6 +766,7 @@ static void do_reconcile(struct speaker *s)
 	if (s->hb)
 		heartbeat_set_owned(s->hb, owned, n); /* res is sorted, so owned is too */
 	conflicts_forget_unclaimed(s, owned, n);
+	in_use_refresh(s); /* claims probing ahead may have gone */
 	announce_other_modes(s, owned, n);
 	free(claims);
 	free(owned);
@@ -1282,6 +1290,19 @@ static json_t *lease_annotation(struct speaker *s)
 					   macs, "prefixes", pfx); /* steal macs and pfx */
 	if (s->prefixes_over)
 		json_decref(pfx);
+	/* What probing ahead found in use: the controller skips these. */
+	if (ann && s->n_in_use) {
+		json_t *use = json_array(); /* new */
+
+		for (size_t i = 0; use && i < s->n_in_use; i++) {
+			char ip[IP_STRLEN];
+
+			json_array_append_new(
+				use, json_string(ip_format(&s->in_use[i], ip, sizeof(ip))));
+		}
+		if (use)
+			json_object_set_new(ann, "inUse", use);
+	}
 	txt = ann ? json_dumps(ann, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(ann);
 	ann = txt ? json_string(txt) : NULL;
@@ -1428,7 +1449,8 @@ struct pool_find {
 	const struct obj_pool *pool;
 };
 
-/* informer_foreach: the pool that names addr as its next address. */
+/* informer_foreach: the pool that names addr as its next address, else
+ * one that holds it (an address the controller skips is no pool's next). */
 static int pool_find_next(const char *key, void *item, void *ud)
 {
 	struct pool_find *pf = ud;
@@ -1441,7 +1463,63 @@ static int pool_find_next(const char *key, void *item, void *ud)
 			return 1; /* stop */
 		}
 	}
+	if (!pf->pool && obj_pool_contains(p, pf->addr))
+		pf->pool = p;
 	return 0;
+}
+
+static bool addr_in(const struct ip_addr *v, size_t n, const struct ip_addr *a)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ip_equal(&v[i], a))
+			return true;
+	return false;
+}
+
+/* Publishes in this node's Lease the addresses probing ahead found in use
+ * (l2_ahead_in_use), when they changed. */
+static void in_use_refresh(struct speaker *s)
+{
+	struct ip_addr now[RECONCILE_MAX_AHEAD];
+	size_t n = l2_ahead_in_use(s->l2, now, RECONCILE_MAX_AHEAD);
+
+	if (n > RECONCILE_MAX_AHEAD)
+		n = RECONCILE_MAX_AHEAD;
+	if (n == s->n_in_use && memcmp(now, s->in_use, n * sizeof(*now)) == 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		char ip[IP_STRLEN];
+
+		if (addr_in(s->in_use, s->n_in_use, &now[i]))
+			continue;
+		ip_format(&now[i], ip, sizeof(ip));
+		log_info("l2",
+			 "a pool's next address is in use outside ironlb: the Lease tells "
+			 "the controller to skip it",
+			 LF_STR("ip", ip));
+	}
+	for (size_t i = 0; i < s->n_in_use; i++) {
+		char ip[IP_STRLEN];
+
+		if (addr_in(now, n, &s->in_use[i]))
+			continue;
+		ip_format(&s->in_use[i], ip, sizeof(ip));
+		log_info("l2",
+			 "an address found in use ahead is free again: the controller may "
+			 "hand it out",
+			 LF_STR("ip", ip));
+	}
+	memcpy(s->in_use, now, n * sizeof(*now));
+	s->n_in_use = n;
+	metric_set(s->m_ahead_in_use, (double)n);
+	if (s->hb)
+		lease_send(s);
+}
+
+static void on_ahead_clear(void *ud, const struct ip_addr *a)
+{
+	(void)a;
+	in_use_refresh(ud);
 }
 
 /* The Service of a, from the result being applied, else the last one. */
@@ -1470,8 +1548,8 @@ static void on_conflict(void *ud, const struct ip_addr *a, const uint8_t mac[6])
 	ip_format(a, ip, sizeof(ip));
 	mac_format(mac, m);
 	if (l2_status(s->l2, a, &st) && st.ahead) {
-		/* No Service has it yet: nothing withdrawn, the pool told. The
-		 * Service that gets it meets the conflict at once. */
+		/* No Service has it yet: nothing withdrawn, the pool told, and
+		 * the Lease, so that the controller skips it. */
 		struct pool_find pf = { .addr = a };
 
 		s->ahead_conflicts++;
@@ -1479,10 +1557,8 @@ static void on_conflict(void *ud, const struct ip_addr *a, const uint8_t mac[6])
 		/* Each probing round (--probe-ahead-interval) meets it again: warn
 		 * once, then at debug level (the Event counts the repeats). */
 		LOG_AT(st.conflicts > 1 ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN, "l2",
-		       "a pool's next address is held by a host outside ironlb: the Service that "
-		       "gets it will meet a conflict",
-		       LF_STR("ip", ip), LF_STR("mac", m),
-		       LF_STR("pool", pf.pool ? pf.pool->name : "-"),
+		       "a pool's next address is held by a host outside ironlb", LF_STR("ip", ip),
+		       LF_STR("mac", m), LF_STR("pool", pf.pool ? pf.pool->name : "-"),
 		       LF_UINT("times", st.conflicts));
 		if (pf.pool && s->events) {
 			struct kube_object_ref ref = { .api_version = "ironlb.io/v1beta1",
@@ -1493,9 +1569,11 @@ static void on_conflict(void *ud, const struct ip_addr *a, const uint8_t mac[6])
 
 			kube_event_recordf(s->events, &ref, KUBE_EVENT_WARNING, "NextAddressInUse",
 					   "address %s, which this pool hands out next, is held by "
-					   "%s on the network, outside ironlb (found by node %s)",
+					   "%s on the network, outside ironlb (found by node %s); "
+					   "automatic assignment skips it while it is",
 					   ip, m, s->o.node_name);
 		}
+		in_use_refresh(s);
 		return;
 	}
 	svc = service_of(s, a, &li) ? &li : NULL;
@@ -1892,6 +1970,11 @@ static int setup_metrics(struct speaker *s)
 	s->m_ahead_conflicts = metrics_counter(
 		m, "ironlb_l2_probe_ahead_conflicts_total",
 		"Foreign hosts found holding a pool's next address while probing ahead.", NULL);
+	s->m_ahead_in_use = metrics_gauge(
+		m, "ironlb_l2_probe_ahead_in_use_addresses",
+		"Addresses probing ahead found held outside ironlb, published for the controller "
+		"to skip.",
+		NULL);
 	s->m_stepdowns = metrics_counter(
 		m, "ironlb_l2_stepdowns_total",
 		"Claims yielded to a higher-ranked speaker heard on the wire.", NULL);
@@ -1909,7 +1992,7 @@ static int setup_metrics(struct speaker *s)
 	if (!s->m_owned || !s->m_announce || !s->m_arp || !s->m_drops || !s->m_ns ||
 	    !s->m_hb_sent || !s->m_hb_recv || !s->m_hb_rej || !s->m_peers || !s->m_conflicts ||
 	    !s->m_failovers || !s->m_stepdowns || !s->m_defences || !s->m_pass || !s->m_ahead ||
-	    !s->m_ahead_conflicts || datapath_setup_metrics(s) < 0)
+	    !s->m_ahead_in_use || !s->m_ahead_conflicts || datapath_setup_metrics(s) < 0)
 		return -ENOMEM;
 	return metrics_add_collector(m, collect_metrics, s);
 }
@@ -1988,10 +2071,11 @@ struct speaker *speaker_new(struct loop *l, struct metrics *m, const struct spea
 		log_error("main", "cannot watch network interfaces", LF_ERR(r));
 		goto fail;
 	}
-	s->l2 = l2_new(
-		l, s->ifaces, &o->announce,
-		&(struct l2_callbacks){ .holder_seen = on_holder_seen, .conflict = on_conflict },
-		s);
+	s->l2 = l2_new(l, s->ifaces, &o->announce,
+		       &(struct l2_callbacks){ .holder_seen = on_holder_seen,
+					       .conflict = on_conflict,
+					       .ahead_clear = on_ahead_clear },
+		       s);
 	s->reconcile_timer = loop_timer_new(l, on_reconcile_timer, s);
 	s->resync_timer = loop_timer_new(l, on_resync_timer, s);
 	s->lease_timer = loop_timer_new(l, on_lease_timer, s);
@@ -2111,6 +2195,7 @@ static json_t *ahead_status(struct speaker *s, uint64_t now)
 					    json_integer((json_int_t)((now - st.clear_us) / 1000)));
 		if (st.state == ANNOUNCE_CONFLICT)
 			json_object_set_new(v, "conflict", mac_json(st.conflict_mac));
+		json_object_set_new(v, "in_use", json_boolean(st.in_use));
 		json_array_append_new(arr, v);
 	}
 	return arr;

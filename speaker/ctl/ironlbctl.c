@@ -271,6 +271,8 @@ static void print_status(json_t *st)
 		print_age_ms(json_object_get(v, "last_clear_ms"));
 		if (json_object_get(v, "conflict"))
 			printf("  CONFLICT: held by %s", str_or(v, "conflict", "?"));
+		if (json_is_true(json_object_get(v, "in_use")))
+			printf("  (in use: the Lease asks the controller to skip it)");
 		printf("\n");
 	}
 	printf("\nPEERS\n");

@@ -268,6 +268,71 @@ static void test_probe_ahead_does_nothing_without_probing_or_when_claimed(void *
 	assert_int_equal(a.state, ANNOUNCE_ANNOUNCING);
 }
 
+/* A round ahead that meets a foreign holder marks the address in use until
+ * a later round ends with nobody answering, which reports it once. */
+static void test_in_use_ahead_until_a_clear_round(void **state)
+{
+	struct announce_cfg cfg = ANNOUNCE_CFG_DEFAULT;
+	static const uint8_t mac[6] = { 2, 0, 0, 0, 0, 9 };
+	uint64_t round = cfg.probe_count * cfg.probe_interval_us, t;
+	struct announce a;
+	unsigned act;
+
+	(void)state;
+	announce_init(&a);
+	announce_probe_ahead(&a, &cfg, 0);
+	assert_false(announce_in_use(&a));
+	/* The first round ends clear: nothing was in use, nothing to report. */
+	for (act = 0; a.state == ANNOUNCE_PROBING;)
+		act |= announce_tick(&a, &cfg, a.next_us);
+	assert_int_equal(act & ANNOUNCE_REPORT_CLEAR, 0);
+	assert_int_equal(a.state, ANNOUNCE_PROBED);
+	/* A foreign holder answers between rounds. */
+	t = a.clear_us + 1000;
+	assert_int_equal(announce_foreign_holder(&a, &cfg, mac, t), ANNOUNCE_REPORT_CONFLICT);
+	assert_true(announce_in_use(&a));
+	assert_int_equal(a.clear_us, 0);
+	/* Still in use while the next round runs and if it meets the holder. */
+	assert_int_equal(announce_tick(&a, &cfg, a.next_us), ANNOUNCE_SEND_PROBE);
+	assert_int_equal(a.state, ANNOUNCE_PROBING);
+	assert_true(announce_in_use(&a));
+	assert_int_equal(announce_foreign_holder(&a, &cfg, mac, a.next_us - 1),
+			 ANNOUNCE_REPORT_CONFLICT);
+	assert_true(announce_in_use(&a));
+	/* The round after that hears nobody: clear, reported once. */
+	assert_int_equal(announce_tick(&a, &cfg, a.next_us), ANNOUNCE_SEND_PROBE);
+	for (act = 0; a.state == ANNOUNCE_PROBING;)
+		act |= announce_tick(&a, &cfg, a.next_us);
+	assert_int_equal(act & ~(unsigned)ANNOUNCE_SEND_PROBE, ANNOUNCE_REPORT_CLEAR);
+	assert_false(announce_in_use(&a));
+	assert_true(a.clear_us > 0);
+	act = 0;
+	t = a.next_us + round;
+	while (a.next_us && a.next_us <= t)
+		act |= announce_tick(&a, &cfg, a.next_us);
+	assert_int_equal(act & ANNOUNCE_REPORT_CLEAR, 0);
+}
+
+/* An address in use ahead that goes to a Service is no longer "in use
+ * ahead": it is the Service's conflict now. */
+static void test_take_ends_in_use(void **state)
+{
+	struct announce_cfg cfg = ANNOUNCE_CFG_DEFAULT;
+	static const uint8_t mac[6] = { 2, 0, 0, 0, 0, 9 };
+	struct announce a;
+
+	(void)state;
+	announce_init(&a);
+	announce_probe_ahead(&a, &cfg, 0);
+	announce_foreign_holder(&a, &cfg, mac, 10);
+	assert_true(announce_in_use(&a));
+	assert_int_equal(announce_take(&a, &cfg, true, 20), ANNOUNCE_REPORT_CONFLICT);
+	assert_false(announce_in_use(&a));
+	assert_false(a.in_use);
+	announce_release(&a);
+	assert_false(a.in_use);
+}
+
 static void test_take_after_a_clear_round_announces_at_once(void **state)
 {
 	struct announce_cfg cfg = ANNOUNCE_CFG_DEFAULT;
@@ -441,6 +506,8 @@ int main(void)
 		cmocka_unit_test(test_single_announcement_burst_goes_straight_to_active),
 		cmocka_unit_test(test_probe_ahead_probes_then_waits_silent),
 		cmocka_unit_test(test_probe_ahead_does_nothing_without_probing_or_when_claimed),
+		cmocka_unit_test(test_in_use_ahead_until_a_clear_round),
+		cmocka_unit_test(test_take_ends_in_use),
 		cmocka_unit_test(test_take_after_a_clear_round_announces_at_once),
 		cmocka_unit_test(test_take_during_a_later_round_announces_at_once),
 		cmocka_unit_test(test_take_during_the_first_round_announces_when_it_ends),

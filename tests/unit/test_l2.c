@@ -30,7 +30,7 @@ struct seen {
 };
 
 struct cb_log {
-	int holders, conflicts;
+	int holders, conflicts, clears;
 	uint8_t mac[6];
 };
 
@@ -96,6 +96,14 @@ static void on_conflict(void *ud, const struct ip_addr *a, const uint8_t mac[6])
 	(void)a;
 	(void)mac;
 	log->conflicts++;
+}
+
+static void on_ahead_clear(void *ud, const struct ip_addr *a)
+{
+	struct cb_log *log = ud;
+
+	(void)a;
+	log->clears++;
 }
 
 static struct ip_addr ip(const char *s)
@@ -165,7 +173,9 @@ static int teardown(void **state)
 
 static struct l2 *start(const struct announce_cfg *cfg, struct cb_log *log)
 {
-	struct l2_callbacks cb = { .holder_seen = on_holder, .conflict = on_conflict };
+	struct l2_callbacks cb = { .holder_seen = on_holder,
+				   .conflict = on_conflict,
+				   .ahead_clear = on_ahead_clear };
 	struct l2 *l2 = l2_new(loop, mon, cfg, &cb, log);
 
 	assert_non_null(l2);
@@ -488,6 +498,63 @@ static void test_ahead_claim_taken_during_first_round_announces_after_it(void **
 	wait_for(&seen.arp_replies, 1);
 	assert_int_equal(seen.arp_replies, 1);
 	assert_int_equal(l2_stats(l2)->arp_answered, 1);
+	l2_free(l2);
+}
+
+/* A foreign host answers a probe ahead: the address is in use (listed by
+ * l2_ahead_in_use) until a later round hears nobody, which the callback
+ * tells once. */
+static void test_ahead_in_use_until_a_round_hears_nobody(void **state)
+{
+	struct announce_cfg cfg = fast_cfg();
+	struct cb_log log = { 0 };
+	struct l2 *l2;
+	struct l2_claim claims[] = { { .addr = ip("192.0.2.114"), .probe = true, .ahead = true },
+				     { .addr = ip("192.0.2.115"), .probe = true, .ahead = true } };
+	struct ip_addr list[4];
+	struct l2_status st;
+	struct arp_packet p = { .op = ARP_OP_REPLY };
+	uint8_t f[64];
+	int len;
+
+	(void)state;
+	cfg.ahead_interval_us = 100000;
+	l2 = start(&cfg, &log);
+	assert_int_equal(l2_set_claims(l2, claims, 2), 0);
+	pump_ms(5);
+	assert_int_equal(l2_ahead_in_use(l2, list, 4), 0);
+	/* The peer answers for .114 (as a host holding it would). */
+	memcpy(p.eth_dst, speaker_mac, 6);
+	memcpy(p.eth_src, PEER_MAC, 6);
+	memcpy(p.sha, PEER_MAC, 6);
+	memcpy(p.tha, speaker_mac, 6);
+	p.spa = claims[0].addr;
+	p.tpa = ip("0.0.0.0");
+	len = arp_build(&p, f, sizeof(f));
+	assert_true(len > 0);
+	assert_int_equal(packet_sock_send(peer_arp, f, (size_t)len), 0);
+	wait_for(&log.holders, 1);
+	assert_int_equal(log.holders, 1);
+	l2_foreign_holder(l2, &claims[0].addr, PEER_MAC);
+	assert_int_equal(log.conflicts, 1);
+	assert_true(l2_status(l2, &claims[0].addr, &st));
+	assert_true(st.in_use);
+	assert_true(l2_status(l2, &claims[1].addr, &st));
+	assert_false(st.in_use);
+	assert_int_equal(l2_ahead_in_use(l2, list, 4), 1);
+	assert_true(ip_equal(&list[0], &claims[0].addr));
+	assert_int_equal(log.clears, 0);
+	/* The next round (100 ms later, 2 probes 20 ms apart) hears nobody. */
+	wait_for(&log.clears, 1);
+	assert_int_equal(log.clears, 1);
+	assert_true(l2_status(l2, &claims[0].addr, &st));
+	assert_false(st.in_use);
+	assert_int_equal(st.state, ANNOUNCE_PROBED);
+	assert_int_equal(l2_ahead_in_use(l2, list, 4), 0);
+	/* Later clear rounds do not tell again; nothing was ever announced. */
+	pump_ms(300);
+	assert_int_equal(log.clears, 1);
+	assert_int_equal(seen.garps, 0);
 	l2_free(l2);
 }
 
@@ -908,6 +975,7 @@ int main(void)
 		cmocka_unit_test(test_ahead_claim_taken_after_clear_round_announces_at_once),
 		cmocka_unit_test(test_ahead_claim_dropped_then_taken_still_announces_at_once),
 		cmocka_unit_test(test_ahead_claim_taken_during_first_round_announces_after_it),
+		cmocka_unit_test(test_ahead_in_use_until_a_round_hears_nobody),
 		cmocka_unit_test(test_ahead_claim_with_foreign_holder_taken_reports_conflict),
 		cmocka_unit_test(test_answering_claim_switched_to_ahead_stops_answering),
 		cmocka_unit_test(test_many_claims_keep_their_own_schedules),

@@ -36,6 +36,8 @@ struct world {
 	struct obj_lease *leases[4];
 	size_t n_leases;
 	size_t can_calls;
+	struct ip_addr keep[4]; /* keep_ahead */
+	size_t n_keep;
 };
 
 static void *dec(int (*fn)(json_t *, void *, void **, const char **), const char *text)
@@ -185,6 +187,8 @@ static void run(struct world *w, const char *self, struct reconcile_result *res)
 		.iface_ok = iface_ok,
 		.can_announce = can_announce,
 		.announced = announced,
+		.keep_ahead = w->keep,
+		.n_keep_ahead = w->n_keep,
 		.ud = w,
 	};
 
@@ -607,6 +611,55 @@ static void test_ahead_same_address_in_two_pools_once(void **state)
 	world_free(&w);
 }
 
+/* Addresses found in use ahead stay probed ahead though no pool names them
+ * next (the controller skips them): only inside a pool, without a Service,
+ * on the node that would own them, and once. */
+static void test_ahead_keeps_addresses_found_in_use(void **state)
+{
+	static const char *names[3] = { "n1", "n2", "n3" };
+	static const char *keep[4] = { "192.0.2.230", "192.0.2.200", "203.0.113.9", "192.0.2.215" };
+	struct world w;
+	struct reconcile_result r;
+	char buf[IP_STRLEN];
+	int got = 0;
+
+	(void)state;
+	world_init(&w);
+	for (size_t k = 0; k < 4; k++)
+		assert_int_equal(ip_parse(keep[k], &w.keep[w.n_keep++], NULL), 0);
+	set_next(w.pools[0], "192.0.2.230"); /* kept and next: once */
+	for (int i = 0; i < 3; i++) {
+		run(&w, names[i], &r);
+		for (size_t k = 0; k < r.n_ahead; k++) {
+			ip_format(&r.ahead[k].addr, buf, sizeof(buf));
+			/* Not the Service's address, not the one outside every pool. */
+			assert_true(strcmp(buf, "192.0.2.230") == 0 ||
+				    strcmp(buf, "192.0.2.215") == 0);
+			assert_string_equal(owner_of(buf), names[i]);
+			assert_true(r.ahead[k].probe);
+			assert_null(r.ahead[k].svc);
+			got++;
+		}
+		reconcile_result_clear(&r);
+	}
+	assert_int_equal(got, 2);
+	/* One node alive: it probes both, sorted, the pool's next once. */
+	w.dead[w.n_dead++] = "n2";
+	w.dead[w.n_dead++] = "n3";
+	run(&w, "n1", &r);
+	assert_int_equal(r.n_ahead, 2);
+	assert_string_equal(ip_format(&r.ahead[0].addr, buf, sizeof(buf)), "192.0.2.215");
+	assert_string_equal(ip_format(&r.ahead[1].addr, buf, sizeof(buf)), "192.0.2.230");
+	reconcile_result_clear(&r);
+	/* Nothing kept: the pool's next alone. */
+	w.n_keep = 0;
+	run(&w, "n1", &r);
+	assert_int_equal(r.n_ahead, 1);
+	assert_string_equal(ip_format(&r.ahead[0].addr, buf, sizeof(buf)), "192.0.2.230");
+	reconcile_result_clear(&r);
+	world_free(&w);
+}
+
 static void test_ahead_dual_stack_sorted(void **state)
 {
 	struct world w;
@@ -789,6 +842,7 @@ int main(void)
 		cmocka_unit_test(test_ahead_skips_addresses_services_hold),
 		cmocka_unit_test(test_ahead_needs_an_advertisement_selecting_the_pool),
 		cmocka_unit_test(test_ahead_same_address_in_two_pools_once),
+		cmocka_unit_test(test_ahead_keeps_addresses_found_in_use),
 		cmocka_unit_test(test_ahead_dual_stack_sorted),
 		cmocka_unit_test(test_ahead_not_on_excluded_or_unselected_node),
 		cmocka_unit_test(test_ahead_bounded_sorted_and_distinct),
