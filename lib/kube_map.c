@@ -1,9 +1,11 @@
 /* A string-keyed hash map for the informer cache, its indexes and the event
  * recorder: open addressing, linear probing, backward-shift deletion (no
  * tombstones, so lookups stay short however much churn there is). The key
- * lives in the value, read through key_fn, so the map itself costs 16 bytes
- * a slot. The hash is FNV-1a seeded per map: object names come from the API
- * server, and a per-process seed keeps them from being chosen to collide.
+ * lives in the value, read through key_fn, so the map itself costs 12 bytes
+ * a slot: the value and 32 bits of its hash (enough for the slot index of
+ * any table that fits in memory, and to skip most string compares). The hash is FNV-1a seeded per
+ * map: object names come from the API server, and a per-process seed keeps them from being chosen
+ * to collide.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -41,19 +43,20 @@ void kube_map_init(struct kube_map *m, kube_map_key_fn key)
 
 void kube_map_free(struct kube_map *m)
 {
-	free(m->slots);
-	m->slots = NULL;
+	free(m->values);
+	m->values = NULL;
+	m->hashes = NULL;
 	m->cap = m->len = 0;
 }
 
-static size_t find_slot(const struct kube_map *m, const char *key, uint64_t h)
+static size_t find_slot(const struct kube_map *m, const char *key, uint32_t h)
 {
 	size_t mask = m->cap - 1;
 
 	for (size_t i = h & mask;; i = (i + 1) & mask) {
-		const struct kube_map_slot *s = &m->slots[i];
+		const void *v = m->values[i];
 
-		if (!s->value || (s->hash == h && strcmp(m->key(s->value), key) == 0))
+		if (!v || (m->hashes[i] == h && strcmp(m->key(v), key) == 0))
 			return i;
 	}
 }
@@ -64,62 +67,58 @@ void *kube_map_get(const struct kube_map *m, const char *key)
 
 	if (!m->cap)
 		return NULL;
-	i = find_slot(m, key, map_hash(m, key));
-	return m->slots[i].value;
+	i = find_slot(m, key, (uint32_t)map_hash(m, key));
+	return m->values[i];
+}
+
+/* Moves every member into a new table of cap slots (a power of two, at
+ * least the member count). -ENOMEM: m unchanged. */
+static int map_rehash(struct kube_map *m, size_t cap)
+{
+	void **values, **old = m->values;
+	uint32_t *hashes, *old_h = m->hashes;
+	size_t old_cap = m->cap, mask = cap - 1;
+
+	if (cap > SIZE_MAX / (sizeof(*values) + sizeof(*hashes)))
+		return -ENOMEM;
+	/* The hashes after the values: 8-byte aligned, as cap is even. */
+	values = calloc(cap, sizeof(*values) + sizeof(*hashes));
+	if (!values)
+		return -ENOMEM;
+	hashes = (uint32_t *)(void *)(values + cap);
+	for (size_t i = 0; i < old_cap; i++) {
+		if (old[i]) {
+			size_t j = old_h[i] & mask;
+
+			while (values[j])
+				j = (j + 1) & mask;
+			values[j] = old[i];
+			hashes[j] = old_h[i];
+		}
+	}
+	free(old);
+	m->values = values;
+	m->hashes = hashes;
+	m->cap = cap;
+	return 0;
 }
 
 static int map_grow(struct kube_map *m)
 {
-	size_t cap = m->cap ? m->cap * 2 : MAP_MIN_CAP;
-	struct kube_map_slot *slots = calloc(cap, sizeof(*slots)), *old = m->slots;
-	size_t old_cap = m->cap;
-
-	if (!slots)
-		return -ENOMEM;
-	m->slots = slots;
-	m->cap = cap;
-	for (size_t i = 0; i < old_cap; i++) {
-		if (old[i].value) {
-			size_t mask = cap - 1, j = old[i].hash & mask;
-
-			while (slots[j].value)
-				j = (j + 1) & mask;
-			slots[j] = old[i];
-		}
-	}
-	free(old);
-	return 0;
+	return map_rehash(m, m->cap ? m->cap * 2 : MAP_MIN_CAP);
 }
 
 /* Gives memory back after a mass deletion (a namespace deleted). */
 static void map_shrink(struct kube_map *m)
 {
-	struct kube_map_slot *slots, *old = m->slots;
-	size_t cap = m->cap / 2, old_cap = m->cap;
-
-	if (cap < MAP_MIN_CAP)
-		return;
-	slots = calloc(cap, sizeof(*slots));
-	if (!slots)
-		return;
-	m->slots = slots;
-	m->cap = cap;
-	for (size_t i = 0; i < old_cap; i++) {
-		if (old[i].value) {
-			size_t mask = cap - 1, j = old[i].hash & mask;
-
-			while (slots[j].value)
-				j = (j + 1) & mask;
-			slots[j] = old[i];
-		}
-	}
-	free(old);
+	if (m->cap / 2 >= MAP_MIN_CAP)
+		(void)map_rehash(m, m->cap / 2); /* kept as is without memory */
 }
 
 int kube_map_put(struct kube_map *m, void *value, void **ret_old)
 {
 	const char *key = m->key(value);
-	uint64_t h = map_hash(m, key);
+	uint32_t h = (uint32_t)map_hash(m, key);
 	size_t i;
 
 	/* Keep the load factor under 3/4. */
@@ -131,11 +130,11 @@ int kube_map_put(struct kube_map *m, void *value, void **ret_old)
 	}
 	i = find_slot(m, key, h);
 	if (ret_old)
-		*ret_old = m->slots[i].value;
-	if (!m->slots[i].value)
+		*ret_old = m->values[i];
+	if (!m->values[i])
 		m->len++;
-	m->slots[i].value = value;
-	m->slots[i].hash = h;
+	m->values[i] = value;
+	m->hashes[i] = h;
 	return 0;
 }
 
@@ -147,22 +146,23 @@ void *kube_map_remove(struct kube_map *m, const char *key)
 	if (!m->cap)
 		return NULL;
 	mask = m->cap - 1;
-	i = find_slot(m, key, map_hash(m, key));
-	value = m->slots[i].value;
+	i = find_slot(m, key, (uint32_t)map_hash(m, key));
+	value = m->values[i];
 	if (!value)
 		return NULL;
 	/* Backward shift: move later members of the probe run into the hole
 	 * when their home slot is at or before it (cyclically). */
-	for (j = (i + 1) & mask; m->slots[j].value; j = (j + 1) & mask) {
-		size_t home = m->slots[j].hash & mask;
+	for (j = (i + 1) & mask; m->values[j]; j = (j + 1) & mask) {
+		size_t home = m->hashes[j] & mask;
 
 		if (((j - home) & mask) >= ((j - i) & mask)) {
-			m->slots[i] = m->slots[j];
+			m->values[i] = m->values[j];
+			m->hashes[i] = m->hashes[j];
 			i = j;
 		}
 	}
-	m->slots[i].value = NULL;
-	m->slots[i].hash = 0;
+	m->values[i] = NULL;
+	m->hashes[i] = 0;
 	m->len--;
 	if (m->cap > MAP_MIN_CAP && m->len * 8 < m->cap)
 		map_shrink(m);
@@ -172,7 +172,7 @@ void *kube_map_remove(struct kube_map *m, const char *key)
 void *kube_map_next(const struct kube_map *m, size_t *pos)
 {
 	while (*pos < m->cap) {
-		void *v = m->slots[(*pos)++].value;
+		void *v = m->values[(*pos)++];
 
 		if (v)
 			return v;

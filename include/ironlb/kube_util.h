@@ -88,13 +88,11 @@ void kube_backoff_reset(struct kube_backoff *b);
  * not owned. Not safe to modify while iterating. */
 typedef const char *(*kube_map_key_fn)(const void *value);
 
-struct kube_map_slot {
-	void *value; /* NULL: empty */
-	uint64_t hash;
-};
-
 struct kube_map {
-	struct kube_map_slot *slots;
+	/* Slot i holds values[i] (NULL: empty) with the low 32 bits of its
+	 * key's hash in hashes[i]; both arrays in one allocation. */
+	void **values;
+	uint32_t *hashes;
 	size_t cap; /* power of two, or 0 */
 	size_t len;
 	kube_map_key_fn key;
