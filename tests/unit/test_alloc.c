@@ -1572,6 +1572,8 @@ struct model {
 	json_t *pools[NPOOLS];
 	int ns_team[NNS];
 	struct msvc s[NNS * NSVC];
+	struct ip_addr skipped[4]; /* alloc_set_skipped, as a speaker would */
+	size_t nskipped;
 };
 
 static const char *const fam_specs[] = {
@@ -1913,6 +1915,18 @@ static void m_invariants(struct model *m, struct msvc *before, int touched, bool
 		} else if (n > 0) {
 			MFAIL(m, "%s/%s is not ours but holds an address", s->ns, s->name);
 		}
+		/* A skipped address is never taken automatically (sharing
+		 * may still join one another Service holds). */
+		for (size_t k = 0; s->nreq == 0 && !s->key[0] && k < n; k++) {
+			bool had = false;
+
+			for (int h = 0; h < before[i].nstatus; h++)
+				had |= ip_equal(&before[i].status[h], &got[k]);
+			for (size_t q = 0; !had && q < m->nskipped; q++)
+				if (ip_equal(&m->skipped[q], &got[k]))
+					MFAIL(m, "%s/%s took the skipped %s automatically", s->ns,
+					      s->name, ip_format(&got[k], ipb, sizeof(ipb)));
+		}
 		sp = alloc_service_get(m->a, s->ns, s->name);
 		for (size_t k = 0; k < n; k++) {
 			const struct ip_addr *x = &got[k];
@@ -2042,6 +2056,7 @@ static void m_restart(struct model *m)
 		snprintf(ns, sizeof(ns), "ns%d", i);
 		assert_int_equal(alloc_namespace_set(b, ns, ns_labels_of(m, i)), 0);
 	}
+	assert_true(alloc_set_skipped(b, m->skipped, m->nskipped) >= 0);
 	for (int i = 0; i < NNS * NSVC; i++)
 		if (m->s[i].exists)
 			svcs[n++] = decode_svc(&m->s[i]);
@@ -2242,6 +2257,16 @@ static void property_run(uint64_t seed, int steps)
 			m_restart(m);
 		} else if (op < 91) {
 			m_resync_all(m);
+		} else if (op < 94) {
+			/* Addresses a speaker found taken: never move anything. */
+			m->nskipped = (size_t)rn(m, 5);
+			for (size_t k = 0; k < m->nskipped; k++) {
+				char ab[IP_STRLEN];
+
+				space_addr(rn(m, 3) == 0 ? AF_INET6 : AF_INET, rn(m, NSPACE), ab);
+				assert_int_equal(ip_parse(ab, &m->skipped[k], NULL), 0);
+			}
+			assert_true(alloc_set_skipped(m->a, m->skipped, m->nskipped) >= 0);
 		}
 		m_drain(m);
 		m_invariants(m, before, touched, pool_op);
