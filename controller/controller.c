@@ -975,8 +975,8 @@ static void skipped_refresh(struct controller *c)
 {
 	struct lease_list ll = { 0 };
 	struct speakers_addr *set = NULL;
-	struct ip_addr *addrs = NULL;
-	const struct ip_addr *old;
+	struct ip_addr *addrs = NULL, *old;
+	const struct ip_addr *cur;
 	uint64_t now = loop_wall_us(), next = 0;
 	size_t nold;
 	int n, r;
@@ -999,9 +999,21 @@ static void skipped_refresh(struct controller *c)
 	}
 	for (int i = 0; i < n; i++)
 		addrs[i] = set[i].addr;
-	nold = alloc_skipped(c->alloc, &old);
-	skipped_log_changes(old, nold, set, (size_t)n);
+	/* The old set is the allocator's until the call replaces it: keep a
+	 * copy to log what changed once it did. */
+	nold = alloc_skipped(c->alloc, &cur);
+	old = nold ? malloc(nold * sizeof(*old)) : NULL;
+	if (nold && !old) {
+		free(addrs);
+		free(set);
+		goto nomem;
+	}
+	if (nold)
+		memcpy(old, cur, nold * sizeof(*old));
 	r = alloc_set_skipped(c->alloc, addrs, (size_t)n);
+	if (r > 0)
+		skipped_log_changes(old, nold, set, (size_t)n);
+	free(old);
 	free(addrs);
 	free(set);
 	if (r < 0)
