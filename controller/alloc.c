@@ -102,6 +102,10 @@ struct alloc {
 	struct svc_list dirty, failed;
 	bool retry_failed;
 	bool oom;
+	/* Addresses automatic assignment passes over (alloc_set_skipped),
+	 * sorted by ip_cmp, distinct. */
+	struct ip_addr *skipped;
+	size_t nskipped;
 };
 
 /* ---- small helpers ---- */
@@ -878,19 +882,43 @@ static struct aip *find_shared(const struct alloc *a, const struct svc *s, const
 	return NULL;
 }
 
-static bool pool_first_free(const struct pentry *pe, int family, struct ip_addr *ret)
+static int ip_bsearch_cmp(const void *key, const void *elem)
+{
+	return ip_cmp(key, elem);
+}
+
+static bool is_skipped(const struct alloc *a, const struct ip_addr *addr)
+{
+	return a->nskipped > 0 &&
+	       bsearch(addr, a->skipped, a->nskipped, sizeof(*a->skipped), ip_bsearch_cmp);
+}
+
+/* The lowest free address of family in pe that automatic assignment may
+ * hand out: not in use, and not skipped. Each skipped address costs one
+ * more search from the address after it, within the same range. */
+static bool pool_first_free(const struct alloc *a, const struct pentry *pe, int family,
+			    struct ip_addr *ret)
 {
 	int fi = fam_index(family);
 
 	for (size_t i = 0; i < pe->pool->nranges; i++) {
 		const struct ip_range *r = &pe->pool->ranges[i].range;
-		ip_u128 v;
+		ip_u128 lo, hi, v;
+		struct ip_addr cand;
 
 		if (r->first.family != family)
 			continue;
-		if (runs_first_free(pe, fi, ip_to_u128(&r->first), ip_to_u128(&r->last), &v)) {
-			ip_from_u128(family, v, ret);
-			return true;
+		lo = ip_to_u128(&r->first);
+		hi = ip_to_u128(&r->last);
+		while (runs_first_free(pe, fi, lo, hi, &v)) {
+			ip_from_u128(family, v, &cand);
+			if (!is_skipped(a, &cand)) {
+				*ret = cand;
+				return true;
+			}
+			if (v == hi)
+				break;
+			lo = v + 1;
 		}
 	}
 	return false;
@@ -1024,7 +1052,7 @@ static int take_auto(struct alloc *a, struct svc *s, int family, struct outcome 
 		/* The lookup cannot return an address in use unless the
 		 * accounting is broken (overlap checks cut short by ENOMEM):
 		 * then treat the pool as full rather than share by mistake. */
-		if (pool_first_free(pe, family, &addr) && !aip_find(a, &addr))
+		if (pool_first_free(a, pe, family, &addr) && !aip_find(a, &addr))
 			return take(a, s, &addr, o);
 	}
 	if (only) {
@@ -1625,6 +1653,7 @@ void alloc_free(struct alloc *a)
 	free(a->by_prio);
 	free(a->by_name);
 	free(a->lb_class);
+	free(a->skipped);
 	free(a);
 }
 
@@ -1777,6 +1806,32 @@ int alloc_pool_counts(const struct alloc *a, const char *name, struct alloc_pool
 	return 0;
 }
 
+/* Sets status "skippedIPs": the skipped addresses inside pe, sorted, at
+ * most ALLOC_SKIPPED_STATUS_MAX; absent when none. 0 or -ENOMEM. */
+static int skipped_json(const struct alloc *a, const struct pentry *pe, json_t *st)
+{
+	json_t *arr = NULL;
+
+	for (size_t i = 0; i < a->nskipped; i++) {
+		char buf[IP_STRLEN];
+
+		if (!pool_contains(pe->pool, &a->skipped[i]))
+			continue;
+		if (!arr && !(arr = json_array())) /* new */
+			return -ENOMEM;
+		if (json_array_size(arr) == ALLOC_SKIPPED_STATUS_MAX)
+			break;
+		if (json_array_append_new(arr, json_string(fmt_ip(&a->skipped[i], buf))) < 0) {
+			json_decref(arr);
+			return -ENOMEM;
+		}
+	}
+	/* json_object_set_new steals arr. */
+	if (arr && json_object_set_new(st, "skippedIPs", arr) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 json_t *alloc_pool_status_json(const struct alloc *a, const char *name)
 {
 	struct pentry *pe = pool_find(a, name);
@@ -1805,12 +1860,65 @@ json_t *alloc_pool_status_json(const struct alloc *a, const char *name)
 		struct ip_addr next;
 		char buf[IP_STRLEN];
 
-		if (pool_first_free(pe, fam_of_index(f), &next) && !aip_find(a, &next) &&
+		if (pool_first_free(a, pe, fam_of_index(f), &next) && !aip_find(a, &next) &&
 		    ip_format(&next, buf, sizeof(buf)))
 			json_object_set_new(st, f == FAM4 ? "nextIPv4" : "nextIPv6",
 					    json_string(buf));
 	}
+	if (st && skipped_json(a, pe, st) < 0) {
+		json_decref(st);
+		return NULL;
+	}
 	return st;
+}
+
+/* ---- public: addresses automatic assignment skips ---- */
+
+static bool skipped_equal(const struct ip_addr *x, const struct ip_addr *y, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!ip_equal(&x[i], &y[i]))
+			return false;
+	return true;
+}
+
+int alloc_set_skipped(struct alloc *a, const struct ip_addr *addrs, size_t n)
+{
+	struct ip_addr *set = NULL;
+	size_t k = 0, w = 0;
+
+	if (n > 0) {
+		set = malloc(n * sizeof(*set));
+		if (!set)
+			return -ENOMEM;
+		for (size_t i = 0; i < n; i++)
+			if (addrs[i].family == AF_INET || addrs[i].family == AF_INET6)
+				set[k++] = addrs[i];
+		qsort(set, k, sizeof(*set), ip_bsearch_cmp);
+		for (size_t i = 0; i < k; i++)
+			if (w == 0 || !ip_equal(&set[i], &set[w - 1]))
+				set[w++] = set[i];
+		k = w;
+	}
+	if (k == a->nskipped && skipped_equal(set, a->skipped, k)) {
+		free(set);
+		return 0;
+	}
+	free(a->skipped);
+	a->skipped = k > 0 ? set : NULL;
+	a->nskipped = k;
+	if (k == 0)
+		free(set);
+	/* Nobody loses an address by this, but a Service that found every
+	 * pool full may now find one free. */
+	a->retry_failed = true;
+	return 1;
+}
+
+size_t alloc_skipped(const struct alloc *a, const struct ip_addr **ret)
+{
+	*ret = a->skipped;
+	return a->nskipped;
 }
 
 /* ---- public: namespaces ---- */

@@ -33,6 +33,7 @@
  *	alloc_release(a, ns, name);					// deleted
  *	alloc_pool_set(a, pool); alloc_pool_delete(a, name);
  *	alloc_namespace_set(...); alloc_namespace_delete(...);
+ *	alloc_set_skipped(a, addrs, n);	// addresses speakers found taken
  *	// pool status: alloc_pool_status_json(a, name), after each drain
  *
  * apply(d): if d->handled, write status.loadBalancer from d->addrs unless
@@ -152,9 +153,28 @@ int alloc_pool_counts(const struct alloc *a, const char *name, struct alloc_pool
 /* The pool's desired status: {"assignedIPv4": n, "assignedIPv6": n,
  * "availableIPv4": "n", "availableIPv6": "n", "conditions": [{"type":
  * "Valid", "status": "True"|"False", "reason", "message",
- * "observedGeneration"}]}; lastTransitionTime is the writer's to add. New
+ * "observedGeneration"}]}, with "nextIPv4"/"nextIPv6" (the address
+ * automatic assignment takes next, if any) and "skippedIPs" (see
+ * alloc_set_skipped, if any); lastTransitionTime is the writer's to add. New
  * reference; NULL if there is no such pool or on ENOMEM. */
 json_t *alloc_pool_status_json(const struct alloc *a, const char *name);
+
+/* Entries of a pool's status "skippedIPs" at most. */
+#define ALLOC_SKIPPED_STATUS_MAX 64
+
+/* The addresses automatic assignment passes over, because a speaker found
+ * a host outside ironlb answering for them: it takes the next free address
+ * of the pool instead, and nextIPv4/nextIPv6 and skippedIPs in pool status
+ * say so. Explicit requests and Services already holding one of them are
+ * not affected. Replaces the whole set with a sorted, distinct copy of
+ * addrs (entries of another family than AF_INET/AF_INET6 are dropped).
+ * When the set changed, Services that failed to get an address try again
+ * at the next alloc_next_dirty(). Returns 1 if the set changed, 0 if not,
+ * or -ENOMEM (the previous set stays). */
+int alloc_set_skipped(struct alloc *a, const struct ip_addr *addrs, size_t n);
+/* The current set (sorted, borrowed until the next alloc_set_skipped):
+ * its size, with *ret pointing at it. */
+size_t alloc_skipped(const struct alloc *a, const struct ip_addr **ret);
 
 /* A Namespace's labels, for namespaceSelectors; takes ownership of labels
  * (also on failure). Marks the namespace's Services for re-assignment when

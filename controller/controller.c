@@ -7,6 +7,12 @@
  * value of the annotation we write) and the allocator. Pools and
  * Namespaces are few; their cache keeps the JSON.
  *
+ * Speaker Leases: each speaker reports in its Lease the addresses it
+ * found answered by a host outside ironlb ("inUse"); the union over the
+ * Leases still fresh is the set automatic assignment skips
+ * (alloc_set_skipped), re-computed on every Lease event and when the
+ * earliest reporting Lease expires.
+ *
  * Leadership: the allocator exists only while this replica leads. On
  * becoming leader (or at start without election) once every cache is
  * synced, a fresh allocator is fed pools, Namespaces and every Service
@@ -36,6 +42,7 @@
 #include "ironlb/metrics.h"
 #include "pool.h"
 #include "service.h"
+#include "speakers.h"
 
 #define COMP "controller"
 /* Pool status writes are coalesced over this delay. */
@@ -105,7 +112,8 @@ struct controller {
 	char *namespace, *lb_class, *identity;
 
 	struct informer *svc_inf, *ns_inf, *pool_inf;
-	struct bgp_report *bgp; /* BGPPeer/BGPAdvertisement/BFDProfile status */
+	struct informer *lease_inf; /* speaker Leases: addresses found in use */
+	struct bgp_report *bgp;	    /* BGPPeer/BGPAdvertisement/BFDProfile status */
 	struct leader *leader;
 	struct kube_event_recorder *events;
 	struct alloc *alloc; /* only while active */
@@ -115,6 +123,7 @@ struct controller {
 
 	struct loop_timer *pool_timer;
 	struct loop_timer *requeue_timer;
+	struct loop_timer *lease_timer; /* the earliest expiry of a reporting Lease */
 	struct requeue *requeue;
 	struct write_op *writes;
 	struct kube_map pending; /* write_op by mkey: status and annotation writes */
@@ -133,6 +142,7 @@ struct controller {
 	struct metric *m_failures;
 	struct metric *m_reconcile;
 	struct metric *m_writes;
+	struct metric *m_skipped;
 
 	struct log_ratelimit rl_inf, rl_write, rl_event, rl_leader;
 	char decode_err[SERVICE_ERR_MAX];
@@ -857,6 +867,17 @@ static void pool_flush_one(struct controller *c, const char *name, json_t *obj)
 				 LF_STR("message", wmsg));
 		}
 	}
+	/* A merge patch keeps what it does not name: fields no longer wanted
+	 * (nextIPv4 of a full pool, skippedIPs when none) are removed with
+	 * null. */
+	{
+		const char *key;
+		json_t *v;
+
+		json_object_foreach (have, key, v)
+			if (!json_object_get(want, key))
+				json_object_set_new(want, key, json_null());
+	}
 	submit_patch(c, &KUBE_IPADDRESSPOOLS, c->namespace, name, "status",
 		     json_pack("{s:o}", "status", want), "pool status");
 }
@@ -903,6 +924,160 @@ static void on_requeue_timer(struct loop_timer *t, void *userdata)
 		q = next;
 	}
 	controller_drain(c);
+}
+
+/* ---- speaker Leases: addresses answered by hosts outside ironlb ---- */
+
+struct lease_list {
+	const struct speakers_lease **v;
+	size_t n, cap;
+};
+
+static int lease_collect(const char *key, void *item, void *userdata)
+{
+	struct lease_list *ll = userdata;
+
+	if (ll->n == ll->cap)
+		return -ENOMEM; /* cannot happen: sized by informer_count */
+	ll->v[ll->n++] = item;
+	return 0;
+}
+
+/* Logs the difference between the allocator's set (old, sorted) and the
+ * new one (sorted by address too). */
+static void skipped_log_changes(const struct ip_addr *old, size_t nold,
+				const struct speakers_addr *set, size_t n)
+{
+	size_t i = 0, k = 0;
+
+	while (i < nold || k < n) {
+		int cmp = i == nold ? 1 : k == n ? -1 : ip_cmp(&old[i], &set[k].addr);
+		char buf[IP_STRLEN];
+
+		if (cmp < 0)
+			log_info(COMP, "address no longer skipped by automatic assignment",
+				 LF_STR("ip", ip_format(&old[i], buf, sizeof(buf))));
+		else if (cmp > 0)
+			log_info(COMP,
+				 "address skipped by automatic assignment: a host outside ironlb "
+				 "answers for it",
+				 LF_STR("ip", ip_format(&set[k].addr, buf, sizeof(buf))),
+				 LF_STR("speaker", set[k].holder));
+		i += cmp <= 0;
+		k += cmp >= 0;
+	}
+}
+
+/* Re-computes the addresses in use from the speaker Leases still fresh,
+ * hands them to the allocator, and re-arms the timer for the next
+ * expiry. Only while active: activation calls it again. */
+static void skipped_refresh(struct controller *c)
+{
+	struct lease_list ll = { 0 };
+	struct speakers_addr *set = NULL;
+	struct ip_addr *addrs = NULL, *old;
+	const struct ip_addr *cur;
+	uint64_t now = loop_wall_us(), next = 0;
+	size_t nold;
+	int n, r;
+
+	if (!active(c))
+		return;
+	ll.cap = informer_count(c->lease_inf);
+	ll.v = calloc(ll.cap ? ll.cap : 1, sizeof(*ll.v));
+	if (!ll.v)
+		goto nomem;
+	informer_foreach(c->lease_inf, lease_collect, &ll);
+	n = speakers_in_use(ll.v, ll.n, now, &set, &next);
+	free(ll.v);
+	if (n < 0)
+		goto nomem;
+	addrs = calloc(n ? (size_t)n : 1, sizeof(*addrs));
+	if (!addrs) {
+		free(set);
+		goto nomem;
+	}
+	for (int i = 0; i < n; i++)
+		addrs[i] = set[i].addr;
+	/* The old set is the allocator's until the call replaces it: keep a
+	 * copy to log what changed once it did. */
+	nold = alloc_skipped(c->alloc, &cur);
+	old = nold ? malloc(nold * sizeof(*old)) : NULL;
+	if (nold && !old) {
+		free(addrs);
+		free(set);
+		goto nomem;
+	}
+	if (nold)
+		memcpy(old, cur, nold * sizeof(*old));
+	r = alloc_set_skipped(c->alloc, addrs, (size_t)n);
+	if (r > 0)
+		skipped_log_changes(old, nold, set, (size_t)n);
+	free(old);
+	free(addrs);
+	free(set);
+	if (r < 0)
+		goto nomem;
+	/* Just after the expiry: a Lease counts while expiry > now. */
+	if (next)
+		loop_timer_arm(c->lease_timer, next - now + 1000);
+	else
+		loop_timer_disarm(c->lease_timer);
+	if (r > 0)
+		controller_drain(c);
+	return;
+nomem:
+	log_error(COMP, "out of memory computing the addresses speakers found in use");
+	loop_timer_arm(c->lease_timer, REQUEUE_DELAY_US);
+}
+
+static void on_lease_timer(struct loop_timer *t, void *userdata)
+{
+	skipped_refresh(userdata);
+}
+
+static int lease_decode(json_t *obj, void *userdata, void **ret_item, const char **ret_why)
+{
+	struct speakers_lease *l;
+	int r;
+
+	*ret_why = "out of memory";
+	r = speakers_lease_decode(obj, &l, ret_why);
+	if (r == 0)
+		*ret_item = l;
+	return r;
+}
+
+static void lease_item_free(void *item, void *userdata)
+{
+	speakers_lease_free(item);
+}
+
+/* One warning per change of what was wrong, not one per renewal. */
+static void lease_warn(const struct speakers_lease *old, const struct speakers_lease *l)
+{
+	if (l->problem && !(old && same_str(old->problem, l->problem)))
+		log_warn(COMP, "speaker Lease partly unreadable, ignoring that part",
+			 LF_STR("lease", l->name), LF_STR("speaker", l->holder),
+			 LF_STR("message", l->problem));
+}
+
+static void lease_add(struct informer *inf, const char *key, void *item, void *userdata)
+{
+	lease_warn(NULL, item);
+	skipped_refresh(userdata);
+}
+
+static void lease_update(struct informer *inf, const char *key, void *old_item, void *new_item,
+			 void *userdata)
+{
+	lease_warn(old_item, new_item);
+	skipped_refresh(userdata);
+}
+
+static void lease_delete(struct informer *inf, const char *key, void *old_item, void *userdata)
+{
+	skipped_refresh(userdata);
 }
 
 /* ---- activation ---- */
@@ -987,6 +1162,7 @@ static void controller_activate(struct controller *c)
 	}
 	informer_foreach(c->pool_inf, restore_pool, c);
 	informer_foreach(c->ns_inf, restore_ns, c);
+	skipped_refresh(c);
 	col.cap = informer_count(c->svc_inf);
 	col.svcs = calloc(col.cap ? col.cap : 1, sizeof(col.svcs[0]));
 	if (!col.svcs || informer_foreach(c->svc_inf, restore_svc, &col) < 0) {
@@ -1027,6 +1203,7 @@ static void controller_deactivate(struct controller *c)
 	key_fifo_clear(&c->lazy_annot);
 	c->dirty_left = false;
 	loop_timer_disarm(c->pool_timer);
+	loop_timer_disarm(c->lease_timer);
 	if (c->m_pool_addrs)
 		metric_clear(c->m_pool_addrs);
 }
@@ -1063,12 +1240,13 @@ static void inf_synced(struct informer *inf, void *userdata)
 	if (inf == c->pool_inf)
 		bgp_report_pools_changed(c->bgp);
 	if (c->synced || !informer_synced(c->svc_inf) || !informer_synced(c->ns_inf) ||
-	    !informer_synced(c->pool_inf))
+	    !informer_synced(c->pool_inf) || !informer_synced(c->lease_inf))
 		return;
 	c->synced = true;
 	log_info(COMP, "caches synced", LF_UINT("services", informer_count(c->svc_inf)),
 		 LF_UINT("namespaces", informer_count(c->ns_inf)),
-		 LF_UINT("pools", informer_count(c->pool_inf)));
+		 LF_UINT("pools", informer_count(c->pool_inf)),
+		 LF_UINT("speakers", informer_count(c->lease_inf)));
 	controller_activate(c);
 }
 
@@ -1311,6 +1489,11 @@ static void collect(struct metrics *reg, void *userdata)
 {
 	struct controller *c = userdata;
 
+	if (c->m_skipped) {
+		const struct ip_addr *set;
+
+		metric_set(c->m_skipped, active(c) ? (double)alloc_skipped(c->alloc, &set) : 0.0);
+	}
 	if (!active(c) || !c->m_pool_addrs)
 		return;
 	metric_clear(c->m_pool_addrs);
@@ -1355,6 +1538,10 @@ static void metrics_setup(struct controller *c)
 	c->m_writes = metrics_counter(c->metrics, "ironlb_controller_writes_total",
 				      "Writes of Service status, annotations and pool status.",
 				      "what,result");
+	c->m_skipped = metrics_gauge(c->metrics, "ironlb_controller_skipped_addresses",
+				     "Addresses automatic assignment skips because a speaker found "
+				     "a host outside ironlb answering for them.",
+				     NULL);
 	metrics_add_collector(c->metrics, collect, c);
 }
 
@@ -1394,6 +1581,7 @@ struct controller *controller_new(struct loop *loop, struct kube_client *client,
 	c->events = kube_event_recorder_new(client, loop, &eo);
 	c->pool_timer = loop_timer_new(loop, on_pool_timer, c);
 	c->requeue_timer = loop_timer_new(loop, on_requeue_timer, c);
+	c->lease_timer = loop_timer_new(loop, on_lease_timer, c);
 	c->svc_inf = informer_new(client, loop,
 				  &(struct informer_opts){
 					  .res = &KUBE_SERVICES,
@@ -1427,8 +1615,22 @@ struct controller *controller_new(struct loop *loop, struct kube_client *client,
 					   .on_error = inf_error,
 					   .userdata = c,
 				   });
-	if (!c->events || !c->pool_timer || !c->requeue_timer || !c->svc_inf || !c->ns_inf ||
-	    !c->pool_inf)
+	c->lease_inf = informer_new(client, loop,
+				    &(struct informer_opts){
+					    .res = &KUBE_LEASES,
+					    .ns = c->namespace,
+					    .label_selector = SPEAKERS_LEASE_SELECTOR,
+					    .decode = lease_decode,
+					    .free_item = lease_item_free,
+					    .on_add = lease_add,
+					    .on_update = lease_update,
+					    .on_delete = lease_delete,
+					    .on_synced = inf_synced,
+					    .on_error = inf_error,
+					    .userdata = c,
+				    });
+	if (!c->events || !c->pool_timer || !c->requeue_timer || !c->lease_timer || !c->svc_inf ||
+	    !c->ns_inf || !c->pool_inf || !c->lease_inf)
 		goto fail;
 	c->bgp = bgp_report_new(loop, client, metrics, c->events, c->namespace, c->pool_inf);
 	if (!c->bgp)
@@ -1467,7 +1669,8 @@ int controller_start(struct controller *c)
 	int r;
 
 	if ((r = informer_start(c->pool_inf)) < 0 || (r = informer_start(c->ns_inf)) < 0 ||
-	    (r = informer_start(c->svc_inf)) < 0 || (r = bgp_report_start(c->bgp)) < 0)
+	    (r = informer_start(c->lease_inf)) < 0 || (r = informer_start(c->svc_inf)) < 0 ||
+	    (r = bgp_report_start(c->bgp)) < 0)
 		return r;
 	if (c->leader && (r = leader_start(c->leader)) < 0)
 		return r;
@@ -1528,10 +1731,12 @@ void controller_free(struct controller *c)
 	informer_free(c->ns_inf);
 	bgp_report_free(c->bgp);
 	informer_free(c->pool_inf);
+	informer_free(c->lease_inf);
 	leader_free(c->leader);
 	kube_event_recorder_free(c->events);
 	loop_timer_free(c->pool_timer);
 	loop_timer_free(c->requeue_timer);
+	loop_timer_free(c->lease_timer);
 	free(c->namespace);
 	free(c->lb_class);
 	free(c->identity);

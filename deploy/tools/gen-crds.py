@@ -130,6 +130,13 @@ KINDS = [
                 "nextIPv6": {"type": "string",
                              "description": "The IPv6 address automatic assignment takes next "
                                             "from this pool, as nextIPv4."},
+                "skippedIPs": {"type": "array", "maxItems": 64,
+                               "items": {"type": "string"},
+                               "description": "Addresses of this pool automatic assignment "
+                                              "skips because a speaker found a host outside "
+                                              "ironlb answering for them (sorted, at most 64); "
+                                              "absent when none. Services that request one "
+                                              "explicitly, or already hold one, keep it."},
                 "conditions": CONDITIONS,
             },
         },

@@ -1292,6 +1292,162 @@ static void test_alloc_overlapping_pools_older_stays_valid(void **state)
 	alloc_free(a);
 }
 
+/* ---- addresses a speaker found answered by a foreign host ---- */
+
+static void set_skipped(struct alloc *a, const char *list, int want)
+{
+	struct ip_addr addrs[16];
+	char tmp[512], *save = NULL;
+	size_t n = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s", list);
+	for (char *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		assert_true(n < 16);
+		assert_int_equal(ip_parse(t, &addrs[n++], NULL), 0);
+	}
+	assert_int_equal(alloc_set_skipped(a, addrs, n), want);
+	check(a);
+}
+
+static const char *status_str(const struct alloc *a, const char *pool, const char *field)
+{
+	static char buf[4][256];
+	static int k;
+	char *out = buf[k++ % 4];
+	json_t *st = alloc_pool_status_json(a, pool);
+	json_t *v = json_object_get(st, field);
+	char *text;
+
+	assert_non_null(st);
+	if (!v) {
+		json_decref(st);
+		return "(absent)";
+	}
+	text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+	snprintf(out, 256, "%s", text);
+	free(text);
+	json_decref(st);
+	return out;
+}
+
+static void test_alloc_skipped_address_auto_takes_next_free(void **state)
+{
+	struct alloc *a = new_alloc();
+	const struct ip_addr *set;
+
+	set_pool(a, "p", 1, "{'addresses':['198.51.100.0/29','2001:db8::/126']}");
+	/* Unsorted, with a duplicate and an address in no pool: kept sorted
+	 * and distinct. */
+	set_skipped(a, "2001:db8::,198.51.100.1,203.0.113.9,198.51.100.0,198.51.100.1", 1);
+	assert_int_equal(alloc_skipped(a, &set), 4);
+	assert_int_equal(set[0].bytes[3], 0);
+	assert_int_equal(set[3].family, AF_INET6);
+	/* The same set again is no change. */
+	set_skipped(a, "198.51.100.0,198.51.100.1,2001:db8::,203.0.113.9", 0);
+	assert_string_equal(status_str(a, "p", "nextIPv4"), "\"198.51.100.2\"");
+	assert_string_equal(status_str(a, "p", "nextIPv6"), "\"2001:db8::1\"");
+	assert_string_equal(status_str(a, "p", "skippedIPs"),
+			    "[\"198.51.100.0\",\"198.51.100.1\",\"2001:db8::\"]");
+	assert_string_equal(
+		give(a, S("default/a", 1,
+			  "'ipFamilies':['IPv4','IPv6'],'ipFamilyPolicy':'RequireDualStack'", NULL,
+			  NULL)),
+		"198.51.100.2,2001:db8::1");
+	assert_string_equal(give(a, S("default/b", 2, NULL, NULL, NULL)), "198.51.100.3");
+	/* A skipped address between used ones is passed over too. */
+	set_skipped(a, "198.51.100.0,198.51.100.1,198.51.100.4", 1);
+	assert_string_equal(give(a, S("default/c", 3, NULL, NULL, NULL)), "198.51.100.5");
+	assert_string_equal(status_str(a, "p", "nextIPv4"), "\"198.51.100.6\"");
+	assert_string_equal(status_str(a, "p", "nextIPv6"), "\"2001:db8::\"");
+	alloc_free(a);
+}
+
+static void test_alloc_skipped_address_explicit_request_and_holder_unaffected(void **state)
+{
+	struct alloc *a = new_alloc();
+
+	set_pool(a, "p", 1, "{'addresses':['198.51.100.0/30']}");
+	assert_string_equal(give(a, S("default/a", 1, NULL, NULL, NULL)), "198.51.100.0");
+	set_skipped(a, "198.51.100.0,198.51.100.1", 1);
+	/* Holding it already: kept, on every re-decision. */
+	drain_keep(a, NULL, NULL);
+	assert_string_equal(held(a, "default/a"), "198.51.100.0");
+	assert_string_equal(give(a, S("default/a", 1, "'ports':[{'port':81}]", NULL, NULL)),
+			    "198.51.100.0");
+	/* Asked for by name: given. */
+	assert_string_equal(give(a, S("default/b", 2, NULL,
+				      "'ironlb.io/loadBalancerIPs':'198.51.100.1'", NULL)),
+			    "198.51.100.1");
+	assert_string_equal(
+		give(a, S("default/c", 3, "'loadBalancerIP':'198.51.100.3'", NULL, NULL)),
+		"198.51.100.3");
+	/* A restart adopts it from the status. */
+	{
+		struct alloc *b = new_alloc();
+		struct service *svcs[1] = { S("default/a", 1, NULL, NULL, "198.51.100.0") };
+
+		set_pool(b, "p", 1, "{'addresses':['198.51.100.0/30']}");
+		set_skipped(b, "198.51.100.0", 1);
+		assert_int_equal(alloc_restore(b, svcs, 1), 0);
+		drain_keep(b, NULL, NULL);
+		assert_string_equal(held(b, "default/a"), "198.51.100.0");
+		alloc_free(b);
+	}
+	alloc_free(a);
+}
+
+static void test_alloc_skipped_set_shrinking_gives_pending_service_an_address(void **state)
+{
+	struct alloc *a = new_alloc();
+	struct alloc_decision *d, *later = NULL;
+
+	set_pool(a, "p", 1, "{'addresses':['198.51.100.10-198.51.100.11']}");
+	set_skipped(a, "198.51.100.10", 1);
+	assert_string_equal(give(a, S("default/a", 1, NULL, NULL, NULL)), "198.51.100.11");
+	/* The only address left is skipped: the pool counts as full. */
+	d = assign(a, S("default/b", 2, NULL, NULL, NULL));
+	assert_int_equal(d->naddrs, 0);
+	assert_int_equal(d->error, ALLOC_ERR_EXHAUSTED);
+	alloc_decision_free(d);
+	assert_string_equal(status_str(a, "p", "nextIPv4"), "(absent)");
+	assert_string_equal(status_str(a, "p", "skippedIPs"), "[\"198.51.100.10\"]");
+	/* No longer skipped: the waiting Service gets it. */
+	set_skipped(a, "", 1);
+	drain_keep(a, "default/b", &later);
+	assert_non_null(later);
+	assert_string_equal(dstr(later), "198.51.100.10");
+	assert_null(later->reason);
+	alloc_decision_free(later);
+	assert_string_equal(status_str(a, "p", "skippedIPs"), "(absent)");
+	alloc_free(a);
+}
+
+static void test_alloc_skipped_ips_in_status_per_pool_bounded(void **state)
+{
+	struct alloc *a = new_alloc();
+	struct ip_addr many[100];
+	json_t *st;
+
+	set_pool(a, "p", 1, "{'addresses':['198.51.100.0/24']}");
+	set_pool(a, "q", 2, "{'addresses':['203.0.113.0/24'],'avoidBuggyIPs':true}");
+	set_skipped(a, "203.0.113.1,198.51.100.7", 1);
+	assert_string_equal(status_str(a, "p", "skippedIPs"), "[\"198.51.100.7\"]");
+	assert_string_equal(status_str(a, "q", "skippedIPs"), "[\"203.0.113.1\"]");
+	/* avoidBuggyIPs and a skipped address in a row. */
+	assert_string_equal(status_str(a, "q", "nextIPv4"), "\"203.0.113.2\"");
+	for (int i = 0; i < 100; i++)
+		ip_from_u128(AF_INET, ((ip_u128)198 << 24 | 51 << 16 | 100 << 8) + i, &many[i]);
+	assert_int_equal(alloc_set_skipped(a, many, 100), 1);
+	st = alloc_pool_status_json(a, "p");
+	assert_int_equal(json_array_size(json_object_get(st, "skippedIPs")),
+			 ALLOC_SKIPPED_STATUS_MAX);
+	assert_string_equal(json_string_value(json_object_get(st, "nextIPv4")), "198.51.100.100");
+	json_decref(st);
+	assert_string_equal(status_str(a, "q", "skippedIPs"), "(absent)");
+	assert_string_equal(give(a, S("default/a", 1, NULL, NULL, NULL)), "198.51.100.100");
+	alloc_free(a);
+}
+
 static void test_alloc_pool_counts_and_status_json(void **state)
 {
 	struct alloc *a = new_alloc();
@@ -1416,6 +1572,8 @@ struct model {
 	json_t *pools[NPOOLS];
 	int ns_team[NNS];
 	struct msvc s[NNS * NSVC];
+	struct ip_addr skipped[4]; /* alloc_set_skipped, as a speaker would */
+	size_t nskipped;
 };
 
 static const char *const fam_specs[] = {
@@ -1757,6 +1915,18 @@ static void m_invariants(struct model *m, struct msvc *before, int touched, bool
 		} else if (n > 0) {
 			MFAIL(m, "%s/%s is not ours but holds an address", s->ns, s->name);
 		}
+		/* A skipped address is never taken automatically (sharing
+		 * may still join one another Service holds). */
+		for (size_t k = 0; s->nreq == 0 && !s->key[0] && k < n; k++) {
+			bool had = false;
+
+			for (int h = 0; h < before[i].nstatus; h++)
+				had |= ip_equal(&before[i].status[h], &got[k]);
+			for (size_t q = 0; !had && q < m->nskipped; q++)
+				if (ip_equal(&m->skipped[q], &got[k]))
+					MFAIL(m, "%s/%s took the skipped %s automatically", s->ns,
+					      s->name, ip_format(&got[k], ipb, sizeof(ipb)));
+		}
 		sp = alloc_service_get(m->a, s->ns, s->name);
 		for (size_t k = 0; k < n; k++) {
 			const struct ip_addr *x = &got[k];
@@ -1886,6 +2056,7 @@ static void m_restart(struct model *m)
 		snprintf(ns, sizeof(ns), "ns%d", i);
 		assert_int_equal(alloc_namespace_set(b, ns, ns_labels_of(m, i)), 0);
 	}
+	assert_true(alloc_set_skipped(b, m->skipped, m->nskipped) >= 0);
 	for (int i = 0; i < NNS * NSVC; i++)
 		if (m->s[i].exists)
 			svcs[n++] = decode_svc(&m->s[i]);
@@ -2086,6 +2257,16 @@ static void property_run(uint64_t seed, int steps)
 			m_restart(m);
 		} else if (op < 91) {
 			m_resync_all(m);
+		} else if (op < 94) {
+			/* Addresses a speaker found taken: never move anything. */
+			m->nskipped = (size_t)rn(m, 5);
+			for (size_t k = 0; k < m->nskipped; k++) {
+				char ab[IP_STRLEN];
+
+				space_addr(rn(m, 3) == 0 ? AF_INET6 : AF_INET, rn(m, NSPACE), ab);
+				assert_int_equal(ip_parse(ab, &m->skipped[k], NULL), 0);
+			}
+			assert_true(alloc_set_skipped(m->a, m->skipped, m->nskipped) >= 0);
 		}
 		m_drain(m);
 		m_invariants(m, before, touched, pool_op);
@@ -2153,6 +2334,10 @@ int main(void)
 			test_alloc_unreadable_pool_entry_keeps_addresses_outside_every_pool),
 		cmocka_unit_test(test_alloc_overlapping_pools_older_stays_valid),
 		cmocka_unit_test(test_alloc_pool_counts_and_status_json),
+		cmocka_unit_test(test_alloc_skipped_address_auto_takes_next_free),
+		cmocka_unit_test(test_alloc_skipped_address_explicit_request_and_holder_unaffected),
+		cmocka_unit_test(test_alloc_skipped_set_shrinking_gives_pending_service_an_address),
+		cmocka_unit_test(test_alloc_skipped_ips_in_status_per_pool_bounded),
 		cmocka_unit_test(test_alloc_desired_ingress_and_changed_flag),
 		cmocka_unit_test(test_alloc_property_random_sequences_keep_invariants),
 	};
