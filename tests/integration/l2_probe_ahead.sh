@@ -3,10 +3,13 @@
 # each pool's next address (status.nextIPv4/nextIPv6); the speaker that
 # would own it probes it before any Service has it, so the Service that
 # gets it is announced without probing again. A foreign host holding the
-# pool's following address is found ahead too, and the Service that gets
-# that address meets the conflict: an IPConflict Event, no announcement.
-# The speakers run with --probe-ahead-interval 1h, so that no later probing
-# round can fall between the Service's creation and its announcement.
+# pool's following address is found ahead too: the speaker lists it in its
+# Lease (inUse), the controller skips it (status.skippedIPs) and gives the
+# next Service the address after it. The speakers run with
+# --probe-ahead-interval 1h, so that no later probing round can fall between
+# the Service's creation and its announcement; then they are restarted with
+# 1s, the foreign host leaves, a round hears nobody and the controller hands
+# the address out again.
 #
 # Run as root from the repository root with IRONLB_BUILD set.
 set -uo pipefail
@@ -17,6 +20,7 @@ set -uo pipefail
 
 X=192.0.2.200 # the pool's first address: the first Service's
 Y=192.0.2.201 # the next one, held by a foreign host
+Z=192.0.2.202 # the one after it, which the controller gives instead
 X6=2001:db8:2::200
 
 bad=$("$LAB_BIN/ironlb-speaker" --probe-ahead-interval 500ms 2>&1)
@@ -125,6 +129,41 @@ done
 grep -q "^Warning NextAddressInUse IPAddressPool/lab address $Y, which this pool hands out next, is held by $rogue_mac" <<<"$pev"
 check "a NextAddressInUse Warning Event on the pool names the address and the foreign MAC" $? "events: $pev"
 
+# The prober's Lease tells the controller, which skips Y.
+ann=""
+for i in $(seq 1 50); do
+	ann=$(lab_kubectl -n $L2_NS get lease "speaker-$yprober" -o jsonpath='{.metadata.annotations.ironlb\.io/speaker}' 2>/dev/null)
+	grep -qF "\"inUse\":[\"$Y\"]" <<<"$ann" && break
+	sleep 0.1
+done
+grep -qF "\"inUse\":[\"$Y\"]" <<<"$ann"
+check "the prober's Lease lists $Y as in use (inUse)" $? "annotation: $ann"
+metrics=$(lab_exec "$yprober" curl -fsS -m 2 "http://$(lab_node_mgmt_addr "$yprober"):7481/metrics")
+grep -q '^ironlb_l2_probe_ahead_in_use_addresses 1$' <<<"$metrics"
+check "ironlb_l2_probe_ahead_in_use_addresses counts it" $?
+l2_ctl "$yprober" status | grep -E "^ +$Y " | grep -qF "(in use: the Lease asks the controller to skip it)"
+check "ironlbctl status says the Lease asks the controller to skip $Y" $? \
+	"$(l2_ctl "$yprober" status | grep -A4 "PROBED AHEAD")"
+# pool_skip: the pool's skipped addresses, then its next IPv4 address.
+pool_skip() {
+	lab_kubectl -n $L2_NS get ipaddresspool lab -o jsonpath='{.status.skippedIPs[*]}|{.status.nextIPv4}' 2>/dev/null
+}
+# wait_skip WANT TIMEOUT_S
+wait_skip() {
+	local i
+	for i in $(seq 1 $(($2 * 10))); do
+		ps=$(pool_skip)
+		[ "$ps" = "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+wait_skip "$Y|$Z" 5
+check "the controller skips $Y: the pool's status names it in skippedIPs, nextIPv4 is $Z" $? "status: '$ps'"
+grep -q "a pool's next address is in use outside ironlb: the Lease tells the controller to skip it" \
+	"$LAB_DIR/speaker-$yprober.log"
+check "the speaker logs that its Lease asks the controller to skip $Y" $?
+
 l2_service_create web2
 ip2=""
 for i in $(seq 1 50); do
@@ -132,16 +171,16 @@ for i in $(seq 1 50); do
 	[ -n "$ip2" ] && break
 	sleep 0.1
 done
-[ "$ip2" = "$Y" ]
-check "the controller gives $Y to the next Service" $? "got '$ip2'"
-ev=""
-for i in $(seq 1 50); do
-	ev=$(lab_kubectl -n default get events -o jsonpath='{range .items[*]}{.type} {.reason} {.involvedObject.kind}/{.involvedObject.name}{"\n"}{end}' 2>/dev/null | grep IPConflict)
-	[ -n "$ev" ] && break
-	sleep 0.2
-done
-[ "$(head -1 <<<"$ev")" = "Warning IPConflict Service/web2" ]
-check "the Service meets the conflict: an IPConflict Warning Event" $? "events: $ev"
+[ "$ip2" = "$Z" ]
+check "the controller gives the next Service $Z, not the address in use" $? "got '$ip2'"
+owner2=$(l2_wait_owner $Z 10)
+check "the speakers agree on an owner of $Z ($owner2)" $?
+[ "$(ahead_state "$yprober" $Y | cut -d' ' -f1)" = conflict ]
+check "$Y is still probed ahead, in use, though no pool names it next" $? "$(ahead_state "$yprober" $Y)"
+sleep 1
+ev=$(lab_kubectl -n default get events -o jsonpath='{range .items[*]}{.type} {.reason} {.involvedObject.kind}/{.involvedObject.name}{"\n"}{end}' 2>/dev/null | grep IPConflict)
+[ -z "$ev" ]
+check "no Service meets a conflict" $? "events: $ev"
 
 sleep 1
 kill "$TCPDUMP" 2>/dev/null
@@ -170,4 +209,47 @@ check "no speaker announced $Y" $? "$garps gratuitous ARPs"
 malformed=$(tshark -r "$CAP" -V 2>/dev/null | grep -c Malformed)
 [ "$malformed" = 0 ]
 check "tshark finds no malformed frame in the capture" $?
+
+# Restarted with a round every second, the speakers find Y in use again;
+# then the foreign host leaves and a round hears nobody.
+for nd in "${LAB_NODES[@]}"; do
+	kill "${L2_SPK_PID[$nd]}" 2>/dev/null
+done
+for i in $(seq 1 50); do
+	up=0
+	for nd in "${LAB_NODES[@]}"; do l2_running "${L2_SPK_PID[$nd]}" && up=1; done
+	[ $up = 0 ] && break
+	sleep 0.1
+done
+l2_speakers_start --probe-ahead-interval 1s
+l2_wait_ready 15
+check "the speakers restart, probing ahead every second" $?
+# The old Leases still list Y until the new speakers write theirs: wait
+# for a new process to meet the foreign host itself.
+wait_ahead $Y conflict
+check "restarted, a speaker probing $Y meets the foreign host again ($PROBER)" $?
+# Z went to web2: the address after Y is now .203.
+wait_skip "$Y|192.0.2.203" 15
+check "the controller skips $Y" $? "status: '$ps'"
+lab_exec rogue ip addr del $Y/24 dev eth0
+check "the foreign host gives $Y up" $?
+wait_skip "|$Y" 15
+check "a round hears nobody: the Lease drops $Y, the controller hands it out next again" $? "status: '$ps'"
+grep -q "an address found in use ahead is free again" "$LAB_DIR"/speaker-*.log
+check "the speaker logs that the address is free again" $?
+l2_service_create web3
+ip3=""
+for i in $(seq 1 50); do
+	ip3=$(lab_kubectl -n default get svc web3 -o jsonpath='{.status.loadBalancer.ingress[0].ip}' 2>/dev/null)
+	[ -n "$ip3" ] && break
+	sleep 0.1
+done
+[ "$ip3" = "$Y" ]
+check "the next Service gets $Y" $? "got '$ip3'"
+owner3=$(l2_wait_owner $Y 10)
+check "a speaker owns $Y ($owner3)" $?
+sleep 1
+ev=$(lab_kubectl -n default get events -o jsonpath='{range .items[*]}{.type} {.reason} {.involvedObject.kind}/{.involvedObject.name}{"\n"}{end}' 2>/dev/null | grep IPConflict)
+[ -z "$ev" ]
+check "still no Service meets a conflict" $? "events: $ev"
 finish
