@@ -134,6 +134,8 @@ struct controller {
 	struct key_fifo deferred;
 	struct key_fifo lazy_annot;
 	bool dirty_left; /* the last drain stopped with decisions left */
+	/* A pool status flush skipped a pool whose last write was in flight. */
+	bool pool_flush_deferred;
 
 	void (*shutdown_done)(void *);
 	void *shutdown_ud;
@@ -420,6 +422,8 @@ static void writes_resume(struct controller *c)
 	}
 }
 
+static void schedule_pool_flush(struct controller *c);
+
 static void write_done(const struct kube_result *res, void *userdata)
 {
 	struct write_op *w = userdata;
@@ -446,6 +450,11 @@ static void write_done(const struct kube_result *res, void *userdata)
 		annotation_write(c, w->key, w->annot);
 	}
 	write_op_free(w);
+	/* A pool's status waits for its last write (pool_flush_one). */
+	if (c->pool_flush_deferred && active(c)) {
+		c->pool_flush_deferred = false;
+		schedule_pool_flush(c);
+	}
 	writes_resume(c);
 }
 
@@ -803,13 +812,23 @@ static const char *pool_condition_status(json_t *status)
 
 static void pool_flush_one(struct controller *c, const char *name, json_t *obj)
 {
-	json_t *want = alloc_pool_status_json(c->alloc, name); /* new */
-	json_t *have = json_object_get(obj, "status");	       /* borrowed */
+	json_t *want, *have = json_object_get(obj, "status"); /* borrowed */
 	json_t *have_cmp, *cond, *hconds;
 	const char *old_status, *new_status;
-	char ts[KUBE_TIME_STRLEN];
+	char ts[KUBE_TIME_STRLEN], mkey[600];
+	struct write_op *w;
 	size_t i;
 
+	/* One status write per pool at a time: two merge patches of the whole
+	 * status in flight together (HTTP/2 streams) may be applied in either
+	 * order, and the older one left on the server. The next flush follows
+	 * the write's completion. */
+	snprintf(mkey, sizeof(mkey), "p|%s/%s", c->namespace, name);
+	if (kube_map_get(&c->pending, mkey)) {
+		c->pool_flush_deferred = true;
+		return;
+	}
+	want = alloc_pool_status_json(c->alloc, name); /* new */
 	if (!want)
 		return;
 	/* Compare without lastTransitionTime, which only we add. */
@@ -878,8 +897,13 @@ static void pool_flush_one(struct controller *c, const char *name, json_t *obj)
 			if (!json_object_get(want, key))
 				json_object_set_new(want, key, json_null());
 	}
-	submit_patch(c, &KUBE_IPADDRESSPOOLS, c->namespace, name, "status",
-		     json_pack("{s:o}", "status", want), "pool status");
+	w = write_op_new(c, c->namespace, name, "pool status");
+	if (!w) {
+		json_decref(want);
+		return;
+	}
+	pending_put(c, w);
+	write_send(c, w, &KUBE_IPADDRESSPOOLS, "status", json_pack("{s:o}", "status", want));
 }
 
 static int pool_flush_each(const char *key, void *item, void *userdata)
