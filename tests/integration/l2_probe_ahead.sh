@@ -164,13 +164,24 @@ grep -q "a pool's next address is in use outside ironlb: the Lease tells the con
 	"$LAB_DIR/speaker-$yprober.log"
 check "the speaker logs that its Lease asks the controller to skip $Y" $?
 
+# svc_ip NAME: the first ingress address of Service default/NAME, waiting
+# up to 5 s for one.
+svc_ip() {
+	local i ip=""
+	for i in $(seq 1 50); do
+		ip=$(lab_kubectl -n default get svc "$1" -o jsonpath='{.status.loadBalancer.ingress[0].ip}' 2>/dev/null)
+		[ -n "$ip" ] && break
+		sleep 0.1
+	done
+	echo "$ip"
+}
+# conflict_events: the IPConflict Events in namespace default, one a line.
+conflict_events() {
+	lab_kubectl -n default get events -o jsonpath='{range .items[*]}{.type} {.reason} {.involvedObject.kind}/{.involvedObject.name}{"\n"}{end}' 2>/dev/null | grep IPConflict
+}
+
 l2_service_create web2
-ip2=""
-for i in $(seq 1 50); do
-	ip2=$(lab_kubectl -n default get svc web2 -o jsonpath='{.status.loadBalancer.ingress[0].ip}' 2>/dev/null)
-	[ -n "$ip2" ] && break
-	sleep 0.1
-done
+ip2=$(svc_ip web2)
 [ "$ip2" = "$Z" ]
 check "the controller gives the next Service $Z, not the address in use" $? "got '$ip2'"
 owner2=$(l2_wait_owner $Z 10)
@@ -178,7 +189,7 @@ check "the speakers agree on an owner of $Z ($owner2)" $?
 [ "$(ahead_state "$yprober" $Y | cut -d' ' -f1)" = conflict ]
 check "$Y is still probed ahead, in use, though no pool names it next" $? "$(ahead_state "$yprober" $Y)"
 sleep 1
-ev=$(lab_kubectl -n default get events -o jsonpath='{range .items[*]}{.type} {.reason} {.involvedObject.kind}/{.involvedObject.name}{"\n"}{end}' 2>/dev/null | grep IPConflict)
+ev=$(conflict_events)
 [ -z "$ev" ]
 check "no Service meets a conflict" $? "events: $ev"
 
@@ -238,18 +249,13 @@ check "a round hears nobody: the Lease drops $Y, the controller hands it out nex
 grep -q "an address found in use ahead is free again" "$LAB_DIR"/speaker-*.log
 check "the speaker logs that the address is free again" $?
 l2_service_create web3
-ip3=""
-for i in $(seq 1 50); do
-	ip3=$(lab_kubectl -n default get svc web3 -o jsonpath='{.status.loadBalancer.ingress[0].ip}' 2>/dev/null)
-	[ -n "$ip3" ] && break
-	sleep 0.1
-done
+ip3=$(svc_ip web3)
 [ "$ip3" = "$Y" ]
 check "the next Service gets $Y" $? "got '$ip3'"
 owner3=$(l2_wait_owner $Y 10)
 check "a speaker owns $Y ($owner3)" $?
 sleep 1
-ev=$(lab_kubectl -n default get events -o jsonpath='{range .items[*]}{.type} {.reason} {.involvedObject.kind}/{.involvedObject.name}{"\n"}{end}' 2>/dev/null | grep IPConflict)
+ev=$(conflict_events)
 [ -z "$ev" ]
 check "still no Service meets a conflict" $? "events: $ev"
 finish

@@ -501,6 +501,24 @@ static void test_ahead_claim_taken_during_first_round_announces_after_it(void **
 	l2_free(l2);
 }
 
+/* The peer answers the speaker's probe for a, as a host holding it would. */
+static void send_probe_reply(const struct ip_addr *a)
+{
+	struct arp_packet p = { .op = ARP_OP_REPLY };
+	uint8_t f[64];
+	int len;
+
+	memcpy(p.eth_dst, speaker_mac, 6);
+	memcpy(p.eth_src, PEER_MAC, 6);
+	memcpy(p.sha, PEER_MAC, 6);
+	memcpy(p.tha, speaker_mac, 6);
+	p.spa = *a;
+	p.tpa = ip("0.0.0.0");
+	len = arp_build(&p, f, sizeof(f));
+	assert_true(len > 0);
+	assert_int_equal(packet_sock_send(peer_arp, f, (size_t)len), 0);
+}
+
 /* A foreign host answers a probe ahead: the address is in use (listed by
  * l2_ahead_in_use) until a later round hears nobody, which the callback
  * tells once. */
@@ -513,9 +531,6 @@ static void test_ahead_in_use_until_a_round_hears_nobody(void **state)
 				     { .addr = ip("192.0.2.115"), .probe = true, .ahead = true } };
 	struct ip_addr list[4];
 	struct l2_status st;
-	struct arp_packet p = { .op = ARP_OP_REPLY };
-	uint8_t f[64];
-	int len;
 
 	(void)state;
 	cfg.ahead_interval_us = 100000;
@@ -524,15 +539,7 @@ static void test_ahead_in_use_until_a_round_hears_nobody(void **state)
 	pump_ms(5);
 	assert_int_equal(l2_ahead_in_use(l2, list, 4), 0);
 	/* The peer answers for .114 (as a host holding it would). */
-	memcpy(p.eth_dst, speaker_mac, 6);
-	memcpy(p.eth_src, PEER_MAC, 6);
-	memcpy(p.sha, PEER_MAC, 6);
-	memcpy(p.tha, speaker_mac, 6);
-	p.spa = claims[0].addr;
-	p.tpa = ip("0.0.0.0");
-	len = arp_build(&p, f, sizeof(f));
-	assert_true(len > 0);
-	assert_int_equal(packet_sock_send(peer_arp, f, (size_t)len), 0);
+	send_probe_reply(&claims[0].addr);
 	wait_for(&log.holders, 1);
 	assert_int_equal(log.holders, 1);
 	l2_foreign_holder(l2, &claims[0].addr, PEER_MAC);
@@ -567,9 +574,7 @@ static void test_ahead_claim_with_foreign_holder_taken_reports_conflict(void **s
 	struct l2 *l2;
 	struct l2_claim claims[] = { { .addr = ip("192.0.2.113"), .probe = true, .ahead = true } };
 	struct l2_status st;
-	struct arp_packet p = { .op = ARP_OP_REPLY };
-	uint8_t f[64];
-	int len, before;
+	int before;
 
 	(void)state;
 	cfg.probe_interval_us = 100000;
@@ -580,15 +585,7 @@ static void test_ahead_claim_with_foreign_holder_taken_reports_conflict(void **s
 	pump_ms(10);
 	assert_int_equal(seen.probes, 1);
 	/* The peer answers the probe. */
-	memcpy(p.eth_dst, speaker_mac, 6);
-	memcpy(p.eth_src, PEER_MAC, 6);
-	memcpy(p.sha, PEER_MAC, 6);
-	memcpy(p.tha, speaker_mac, 6);
-	p.spa = claims[0].addr;
-	p.tpa = ip("0.0.0.0");
-	len = arp_build(&p, f, sizeof(f));
-	assert_true(len > 0);
-	assert_int_equal(packet_sock_send(peer_arp, f, (size_t)len), 0);
+	send_probe_reply(&claims[0].addr);
 	wait_for(&log.holders, 1);
 	assert_int_equal(log.holders, 1);
 	assert_memory_equal(log.mac, PEER_MAC, 6);
