@@ -875,12 +875,18 @@ size_t l2_ahead_count(const struct l2 *l2)
 
 size_t l2_ahead_in_use(const struct l2 *l2, struct ip_addr *ret, size_t max)
 {
-	size_t n = 0;
+	size_t n = 0, seen = 0;
 
-	for (struct rb_node *node = rb_first(&l2->claims); node; node = rb_next(node)) {
+	/* Asked after every pass: stop once every claim probing ahead (few,
+	 * RECONCILE_MAX_AHEAD plus lingering ones) was looked at. */
+	for (struct rb_node *node = rb_first(&l2->claims); node && seen < l2->n_ahead;
+	     node = rb_next(node)) {
 		const struct l2_entry *e = rb_entry(node, struct l2_entry, node);
 
-		if (!e->ahead || !announce_in_use(&e->ann))
+		if (!e->ahead)
+			continue;
+		seen++;
+		if (!announce_in_use(&e->ann))
 			continue;
 		if (n < max)
 			ret[n] = e->addr;
